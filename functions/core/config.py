@@ -1,0 +1,542 @@
+"""Configuration: one validated YAML file, and the names of the environment variables.
+
+The file holds teams, languages, routing rules, business-hours calendars, brand and
+reply settings. Secrets are never in it, only references to them. A bad file fails at
+start with a `ConfigError` naming the field (`teams.spanish.calendar: unknown calendar
+'madird'`), because a typo that silently routes every mail to the wrong team is worse
+than a function that does not start.
+
+Services never read `os.environ`; each function's composition root reads these
+variables once and passes plain values in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from functions.core.errors import ConfigError
+from functions.core.hours import Calendar, CalendarSpec, CalendarSpecError
+from functions.core.models import Channel
+
+# -- environment variable names (read only by composition roots) ---------------------
+ENV_CONFIG_PATH = "HELPLINE_CONFIG"
+ENV_TABLE = "HELPLINE_TABLE"
+ENV_BUCKET = "HELPLINE_BUCKET"
+ENV_QUEUE_URLS = "HELPLINE_QUEUE_URLS"  # JSON: {"english": url, ..., "escalation": url}
+ENV_TEMPLATES_DIR = "HELPLINE_TEMPLATES_DIR"
+ENV_STAGE = "HELPLINE_STAGE"
+ENV_MAIL_DLQ_URL = "HELPLINE_MAIL_DLQ_URL"
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG_PATH = REPO_ROOT / "infra" / "config" / "demo.yaml"
+DEFAULT_TEMPLATES_DIR = REPO_ROOT / "templates"
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_LANG = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
+_IDENT = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+@dataclass(frozen=True, slots=True)
+class Brand:
+    name: str
+    support_address: str
+    from_name: str
+    message_id_domain: str
+    website: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Languages:
+    supported: tuple[str, ...]
+    default: str
+    min_confidence: float = 0.9
+    min_length: int = 24
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    id: str
+    name: str
+    languages: tuple[str, ...]
+    calendar: str
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCondition:
+    languages: tuple[str, ...] = ()
+    channels: tuple[Channel, ...] = ()
+    keywords: tuple[str, ...] = ()  # lower-cased; matched in subject and text
+    customer_tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingRule:
+    name: str
+    when: RuleCondition
+    team: str | None = None  # None: keep the language team, only set priority/tags
+    priority: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    default_team: str
+    rules: tuple[RoutingRule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Replies:
+    enabled: bool = True
+    window_minutes: int = 60
+    max_per_customer_per_hour: int = 5
+    on_follow_up: str = "after_hours"  # never | after_hours | always
+    to_spam: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EmailSettings:
+    addresses: tuple[str, ...]
+    spam: str = "tag"  # tag | quarantine
+    max_message_mb: int = 40
+
+
+@dataclass(frozen=True)
+class Config:
+    brand: Brand
+    languages: Languages
+    calendars: Mapping[str, Calendar]
+    teams: Mapping[str, Team]
+    routing: Routing
+    replies: Replies
+    email: EmailSettings
+    source: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def team(self, team_id: str) -> Team:
+        return self.teams[team_id]
+
+    def calendar_for_team(self, team_id: str) -> Calendar:
+        return self.calendars[self.teams[team_id].calendar]
+
+    def team_for_language(self, language: str | None) -> Team | None:
+        if language:
+            base = language.split("-")[0]
+            for team in self.teams.values():
+                if language in team.languages or base in team.languages:
+                    return team
+        return None
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read and validate the config file; the default is the demo config."""
+    from functions.core import holiday_table
+
+    source = Path(path) if path else DEFAULT_CONFIG_PATH
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError("(file)", f"cannot read {source}: {exc.strerror}") from exc
+    return parse_config(
+        text, source=str(source), holidays=holiday_table.load(holiday_table.table_path(source))
+    )
+
+
+def parse_config(
+    text: str,
+    *,
+    source: str = "<string>",
+    holidays: Mapping[str, Mapping[int, Mapping[date, str]]] | None = None,
+) -> Config:
+    """Validate a config's text. `holidays` is a precomputed table (holiday_table.py)."""
+    try:
+        # libyaml's parser when the wheel has it: the config is read on every cold start
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        data = yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        raise ConfigError("(file)", f"not valid YAML: {exc}") from exc
+    root = _mapping(data, "(root)")
+    _only(
+        root,
+        "(root)",
+        {"version", "brand", "languages", "calendars", "teams", "routing", "replies", "email"},
+    )
+    version = root.get("version", 1)
+    if version != 1:
+        raise ConfigError("version", f"unsupported version {version!r}; this release reads 1")
+
+    brand = _brand(_mapping(_required(root, "brand", "(root)"), "brand"))
+    languages = _languages(_mapping(_required(root, "languages", "(root)"), "languages"))
+    calendars = _calendars(
+        _mapping(_required(root, "calendars", "(root)"), "calendars"), holidays or {}
+    )
+    teams = _teams(_mapping(_required(root, "teams", "(root)"), "teams"), calendars, languages)
+    routing = _routing(_mapping(root.get("routing") or {}, "routing"), teams, languages)
+    replies = _replies(_mapping(root.get("replies") or {}, "replies"))
+    email = _email(_mapping(root.get("email") or {}, "email"), brand)
+    return Config(
+        brand=brand,
+        languages=languages,
+        calendars=calendars,
+        teams=teams,
+        routing=routing,
+        replies=replies,
+        email=email,
+        source=source,
+        raw=root,
+    )
+
+
+# -- sections ---------------------------------------------------------------------------
+
+
+def _brand(node: Mapping[str, Any]) -> Brand:
+    _only(node, "brand", {"name", "support_address", "from_name", "message_id_domain", "website"})
+    support = _email_address(_required(node, "support_address", "brand"), "brand.support_address")
+    domain = support.split("@", 1)[1]
+    return Brand(
+        name=_text(_required(node, "name", "brand"), "brand.name"),
+        support_address=support,
+        from_name=_text(node.get("from_name") or node["name"], "brand.from_name"),
+        message_id_domain=_text(node.get("message_id_domain") or domain, "brand.message_id_domain"),
+        website=_text(node.get("website") or "", "brand.website", allow_empty=True),
+    )
+
+
+def _languages(node: Mapping[str, Any]) -> Languages:
+    _only(node, "languages", {"supported", "default", "min_confidence", "min_length"})
+    supported = tuple(
+        _language(item, f"languages.supported[{i}]")
+        for i, item in enumerate(
+            _list(_required(node, "supported", "languages"), "languages.supported")
+        )
+    )
+    if not supported:
+        raise ConfigError("languages.supported", "list at least one language")
+    default = _language(_required(node, "default", "languages"), "languages.default")
+    if default not in supported:
+        raise ConfigError("languages.default", f"{default!r} is not in languages.supported")
+    confidence = _number(node.get("min_confidence", 0.9), "languages.min_confidence")
+    if not 0 <= confidence <= 1:
+        raise ConfigError("languages.min_confidence", "must be between 0 and 1")
+    length = _integer(node.get("min_length", 24), "languages.min_length", minimum=0)
+    return Languages(supported, default, confidence, length)
+
+
+def _calendars(
+    node: Mapping[str, Any], table: Mapping[str, Mapping[int, Mapping[date, str]]]
+) -> dict[str, Calendar]:
+    if not node:
+        raise ConfigError("calendars", "define at least one calendar")
+    calendars: dict[str, Calendar] = {}
+    for name, spec_node in node.items():
+        path = f"calendars.{name}"
+        _identifier(name, path)
+        spec = _mapping(spec_node, path)
+        _only(spec, path, {"timezone", "hours", "holidays", "closures", "openings"})
+        windows = _hours(_mapping(_required(spec, "hours", path), f"{path}.hours"), f"{path}.hours")
+        holidays = _mapping(spec.get("holidays") or {}, f"{path}.holidays")
+        _only(holidays, f"{path}.holidays", {"country", "subdivision"})
+        country = holidays.get("country")
+        subdivision = holidays.get("subdivision")
+        calendar_spec = CalendarSpec(
+            name=name,
+            timezone=_text(_required(spec, "timezone", path), f"{path}.timezone"),
+            windows=windows,
+            holiday_country=str(country) if country else None,
+            holiday_subdivision=str(subdivision) if subdivision else None,
+            closures=frozenset(_dates(spec.get("closures") or [], f"{path}.closures")),
+            openings=frozenset(_dates(spec.get("openings") or [], f"{path}.openings")),
+            holiday_table=table.get(f"{country}/{subdivision}" if subdivision else str(country))
+            if country
+            else None,
+        )
+        try:
+            calendars[name] = Calendar(calendar_spec)
+        except CalendarSpecError as exc:
+            field = {
+                "windows": "hours",
+                "holiday_country": "holidays.country",
+                "holiday_subdivision": "holidays.subdivision",
+            }.get(exc.field, exc.field)
+            raise ConfigError(f"{path}.{field}", str(exc)) from exc
+        except ValueError as exc:
+            raise ConfigError(path, str(exc)) from exc
+    return calendars
+
+
+def _hours(node: Mapping[str, Any], path: str) -> dict[int, tuple[tuple[time, time], ...]]:
+    windows: dict[int, list[tuple[time, time]]] = {}
+    for key, spans in node.items():
+        days = _weekday_range(str(key), f"{path}.{key}")
+        parsed = [
+            _window(item, f"{path}.{key}[{i}]")
+            for i, item in enumerate(_list(spans, f"{path}.{key}"))
+        ]
+        for day in days:
+            if day in windows:
+                raise ConfigError(f"{path}.{key}", f"{_WEEKDAYS[day]} is listed twice")
+            windows[day] = parsed
+    return {day: tuple(sorted(spans)) for day, spans in windows.items()}
+
+
+def _teams(
+    node: Mapping[str, Any], calendars: Mapping[str, Calendar], languages: Languages
+) -> dict[str, Team]:
+    if not node:
+        raise ConfigError("teams", "define at least one team")
+    teams: dict[str, Team] = {}
+    for team_id, team_node in node.items():
+        path = f"teams.{team_id}"
+        _identifier(team_id, path)
+        spec = _mapping(team_node, path)
+        _only(spec, path, {"name", "languages", "calendar"})
+        team_languages = tuple(
+            _language(item, f"{path}.languages[{i}]")
+            for i, item in enumerate(_list(_required(spec, "languages", path), f"{path}.languages"))
+        )
+        for i, lang in enumerate(team_languages):
+            if lang not in languages.supported:
+                raise ConfigError(
+                    f"{path}.languages[{i}]", f"{lang!r} is not in languages.supported"
+                )
+        calendar = _text(_required(spec, "calendar", path), f"{path}.calendar")
+        if calendar not in calendars:
+            known = ", ".join(sorted(calendars))
+            raise ConfigError(f"{path}.calendar", f"unknown calendar {calendar!r} (known: {known})")
+        teams[team_id] = Team(
+            id=team_id,
+            name=_text(spec.get("name") or team_id, f"{path}.name"),
+            languages=team_languages,
+            calendar=calendar,
+        )
+    return teams
+
+
+def _routing(node: Mapping[str, Any], teams: Mapping[str, Team], languages: Languages) -> Routing:
+    _only(node, "routing", {"default_team", "rules"})
+    default_team = _text(node.get("default_team") or next(iter(teams)), "routing.default_team")
+    if default_team not in teams:
+        raise ConfigError("routing.default_team", f"unknown team {default_team!r}")
+    rules = []
+    for i, rule_node in enumerate(_list(node.get("rules") or [], "routing.rules")):
+        path = f"routing.rules[{i}]"
+        rule = _mapping(rule_node, path)
+        _only(rule, path, {"name", "when", "team", "priority", "tags"})
+        when = _mapping(_required(rule, "when", path), f"{path}.when")
+        _only(when, f"{path}.when", {"languages", "channels", "keywords", "customer_tags"})
+        if not when:
+            raise ConfigError(f"{path}.when", "a rule needs at least one condition")
+        channels = []
+        for j, item in enumerate(_list(when.get("channels") or [], f"{path}.when.channels")):
+            try:
+                channels.append(Channel(str(item)))
+            except ValueError as exc:
+                known = ", ".join(c.value for c in Channel)
+                raise ConfigError(
+                    f"{path}.when.channels[{j}]", f"unknown channel {item!r} (known: {known})"
+                ) from exc
+        rule_languages = tuple(
+            _language(item, f"{path}.when.languages[{j}]")
+            for j, item in enumerate(_list(when.get("languages") or [], f"{path}.when.languages"))
+        )
+        for j, lang in enumerate(rule_languages):
+            if lang not in languages.supported:
+                raise ConfigError(
+                    f"{path}.when.languages[{j}]", f"{lang!r} is not in languages.supported"
+                )
+        team = rule.get("team")
+        if team is not None and team not in teams:
+            raise ConfigError(f"{path}.team", f"unknown team {team!r}")
+        priority = rule.get("priority")
+        if priority is not None and priority not in _PRIORITIES:
+            raise ConfigError(f"{path}.priority", f"must be one of {', '.join(_PRIORITIES)}")
+        if team is None and priority is None and not rule.get("tags"):
+            raise ConfigError(path, "a rule must set a team, a priority or tags")
+        rules.append(
+            RoutingRule(
+                name=_text(rule.get("name") or f"rule {i + 1}", f"{path}.name"),
+                when=RuleCondition(
+                    languages=rule_languages,
+                    channels=tuple(channels),
+                    keywords=tuple(
+                        _text(k, f"{path}.when.keywords").lower()
+                        for k in _list(when.get("keywords") or [], f"{path}.when.keywords")
+                    ),
+                    customer_tags=tuple(
+                        _text(t, f"{path}.when.customer_tags")
+                        for t in _list(
+                            when.get("customer_tags") or [], f"{path}.when.customer_tags"
+                        )
+                    ),
+                ),
+                team=team,
+                priority=priority,
+                tags=tuple(
+                    _text(t, f"{path}.tags") for t in _list(rule.get("tags") or [], f"{path}.tags")
+                ),
+            )
+        )
+    return Routing(default_team=default_team, rules=tuple(rules))
+
+
+def _replies(node: Mapping[str, Any]) -> Replies:
+    _only(
+        node,
+        "replies",
+        {"enabled", "window_minutes", "max_per_customer_per_hour", "on_follow_up", "to_spam"},
+    )
+    on_follow_up = node.get("on_follow_up", "after_hours")
+    if on_follow_up not in ("never", "after_hours", "always"):
+        raise ConfigError("replies.on_follow_up", "must be never, after_hours or always")
+    return Replies(
+        enabled=_boolean(node.get("enabled", True), "replies.enabled"),
+        window_minutes=_integer(
+            node.get("window_minutes", 60), "replies.window_minutes", minimum=0
+        ),
+        max_per_customer_per_hour=_integer(
+            node.get("max_per_customer_per_hour", 5), "replies.max_per_customer_per_hour", minimum=0
+        ),
+        on_follow_up=on_follow_up,
+        to_spam=_boolean(node.get("to_spam", False), "replies.to_spam"),
+    )
+
+
+def _email(node: Mapping[str, Any], brand: Brand) -> EmailSettings:
+    _only(node, "email", {"addresses", "spam", "virus", "max_message_mb"})
+    addresses = tuple(
+        _email_address(item, f"email.addresses[{i}]")
+        for i, item in enumerate(
+            _list(node.get("addresses") or [brand.support_address], "email.addresses")
+        )
+    )
+    if brand.support_address not in addresses:
+        addresses = (brand.support_address, *addresses)
+    spam = node.get("spam", "tag")
+    if spam not in ("tag", "quarantine"):
+        raise ConfigError("email.spam", "must be tag or quarantine")
+    if node.get("virus", "quarantine") != "quarantine":
+        raise ConfigError("email.virus", "infected mail is always quarantined; set quarantine")
+    size = _integer(node.get("max_message_mb", 40), "email.max_message_mb", minimum=1)
+    if size > 40:
+        raise ConfigError("email.max_message_mb", "SES receives at most 40 MB")
+    return EmailSettings(addresses=addresses, spam=spam, max_message_mb=size)
+
+
+# -- field helpers: each names the field it checks ------------------------------------------
+
+
+def _required(node: Mapping[str, Any], key: str, path: str) -> Any:
+    if key not in node or node[key] is None:
+        where = key if path == "(root)" else f"{path}.{key}"
+        raise ConfigError(where, "is required")
+    return node[key]
+
+
+def _only(node: Mapping[str, Any], path: str, allowed: set[str]) -> None:
+    for key in node:
+        if key not in allowed:
+            where = str(key) if path == "(root)" else f"{path}.{key}"
+            raise ConfigError(where, f"unknown field (allowed: {', '.join(sorted(allowed))})")
+
+
+def _mapping(value: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(path, f"must be a mapping, not {type(value).__name__}")
+    return value
+
+
+def _list(value: Any, path: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ConfigError(path, f"must be a list, not {type(value).__name__}")
+    return value
+
+
+def _text(value: Any, path: str, *, allow_empty: bool = False) -> str:
+    if not isinstance(value, str) or (not allow_empty and not value.strip()):
+        raise ConfigError(path, "must be a non-empty string")
+    return value.strip()
+
+
+def _identifier(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not _IDENT.match(value):
+        raise ConfigError(path, "names are lower-case letters, digits, - and _ (max 40)")
+    return value
+
+
+def _language(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not _LANG.match(value.lower()):
+        raise ConfigError(path, f"{value!r} is not a language code like 'en' or 'pt-br'")
+    return value.lower()
+
+
+def _email_address(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not _EMAIL.match(value.strip()):
+        raise ConfigError(path, f"{value!r} is not an email address")
+    return value.strip().lower()
+
+
+def _number(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(path, "must be a number")
+    return float(value)
+
+
+def _integer(value: Any, path: str, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(path, "must be a whole number")
+    if value < minimum:
+        raise ConfigError(path, f"must be at least {minimum}")
+    return value
+
+
+def _boolean(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(path, "must be true or false")
+    return value
+
+
+def _weekday_range(key: str, path: str) -> list[int]:
+    parts = key.lower().split("-")
+    if len(parts) not in (1, 2) or any(p not in _WEEKDAYS for p in parts):
+        raise ConfigError(path, "use a day (mon) or a range of days (mon-fri)")
+    first = _WEEKDAYS.index(parts[0])
+    last = _WEEKDAYS.index(parts[-1])
+    if last < first:
+        raise ConfigError(path, "a day range runs forward, like mon-fri")
+    return list(range(first, last + 1))
+
+
+def _window(value: Any, path: str) -> tuple[time, time]:
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", str(value))
+    if not match:
+        raise ConfigError(path, f"{value!r} is not a window like '09:00-17:30'")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2):
+        raise ConfigError(path, f"{value!r} is not a valid time of day")
+    start = time(h1, m1)
+    end = time(0, 0) if h2 == 24 else time(h2, m2)
+    if start == end:
+        raise ConfigError(path, "a window must not be empty")
+    return start, end
+
+
+def _dates(value: Any, path: str) -> list[date]:
+    result = []
+    for i, item in enumerate(_list(value, path)):
+        if isinstance(item, date):
+            result.append(item)
+            continue
+        try:
+            result.append(date.fromisoformat(str(item)))
+        except ValueError as exc:
+            raise ConfigError(f"{path}[{i}]", f"{item!r} is not a date like 2026-12-24") from exc
+    return result

@@ -1,0 +1,51 @@
+"""Powertools logging and metrics for the functions, set up once per container.
+
+Core modules log through the stdlib (`logging.getLogger("helpline....")`); each
+function's root creates a Powertools Logger and copies its JSON configuration onto
+those loggers, so every line carries the service name and the correlation id.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+_loggers: dict[str, Any] = {}
+_metrics: dict[str, Any] = {}
+
+
+def logger(service: str) -> Any:
+    if service not in _loggers:
+        from aws_lambda_powertools import Logger
+        from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+
+        powertools_logger = Logger(service=service)
+        logging.getLogger("helpline")  # make sure the parent of core loggers is registered
+        copy_config_to_registered_loggers(source_logger=powertools_logger, include={"helpline"})
+        _loggers[service] = powertools_logger
+    return _loggers[service]
+
+
+def metrics(service: str, namespace: str = "Helpline") -> Any:
+    if service not in _metrics:
+        from aws_lambda_powertools import Metrics
+
+        _metrics[service] = Metrics(namespace=namespace, service=service)
+    return _metrics[service]
+
+
+def count(service: str, name: str, value: int = 1, **dimensions: str) -> None:
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    collector = metrics(service)
+    for key, dim in dimensions.items():
+        collector.add_dimension(name=key, value=dim)
+    collector.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def flush(service: str) -> None:
+    """Write the metrics as EMF and start afresh (also when metrics are disabled)."""
+    collector = metrics(service)
+    if collector.metric_set:
+        collector.flush_metrics()
+    collector.clear_metrics()

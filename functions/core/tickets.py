@@ -1,0 +1,348 @@
+"""What agents and admins do to tickets: reply, add a note, change status, look.
+
+Used by the `helpline` CLI today and by the chat agent side and other tools later. Every
+change is one conditional write on the ticket's version, so an agent's reply and a
+customer's mail arriving at the same moment cannot overwrite each other; a lost race
+is re-read and retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from functions.core import ids
+from functions.core.config import Config
+from functions.core.errors import DeliveryError, NotFoundError, RejectedInput
+from functions.core.models import (
+    Channel,
+    Customer,
+    DeliveryStatus,
+    Direction,
+    Message,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+)
+from functions.core.pipeline import Sender
+from functions.core.replies import TemplateRenderer
+from functions.core.store import (
+    ClaimExternalId,
+    IntakeRecord,
+    Intent,
+    PutEvents,
+    PutMessage,
+    PutTicket,
+    TicketBundle,
+    TicketStore,
+    TransactionConflict,
+)
+from functions.core.timeutil import Clock, utcnow
+
+log = logging.getLogger("helpline.tickets")
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyResult:
+    ticket_id: str
+    message_id: str
+    delivery: str  # sent | failed | refused
+    detail: str = ""
+    provider_id: str | None = None
+
+
+class TicketService:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        store: TicketStore,
+        senders: Mapping[Channel, Sender],
+        renderer: TemplateRenderer,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.senders = dict(senders)
+        self.renderer = renderer
+        self.clock = clock
+
+    # -- reading -------------------------------------------------------------------------
+
+    def bundle(self, ticket_id: str) -> TicketBundle:
+        found = self.store.ticket_bundle(ids.normalize_ticket_id(ticket_id))
+        if found is None:
+            raise NotFoundError(f"no ticket {ticket_id}")
+        return found
+
+    def customer(self, customer_id: str) -> Customer | None:
+        found = self.store.get_customer(customer_id)
+        return found[0] if found else None
+
+    # -- changing --------------------------------------------------------------------------
+
+    def _update(
+        self,
+        ticket_id: str,
+        change: Callable[[Ticket], tuple[Ticket, list[TicketEvent]]],
+        *extra_intents: Intent,
+    ) -> Ticket:
+        """Apply `change(ticket) -> (ticket, events)` with an optimistic version check."""
+        for _ in range(5):
+            current = self.store.get_ticket(ticket_id)
+            if current is None:
+                raise NotFoundError(f"no ticket {ticket_id}")
+            updated, events = change(
+                replace(current, tags=list(current.tags), participants=list(current.participants))
+            )
+            updated.updated_at = self.clock()
+            try:
+                self.store.transact(
+                    [PutTicket(updated, current.version), PutEvents(tuple(events)), *extra_intents]
+                )
+            except TransactionConflict as conflict:
+                if conflict.lost(PutTicket) and len(conflict.failed) == 1:
+                    continue
+                raise
+            updated.version = current.version + 1
+            return updated
+        raise RuntimeError(f"ticket {ticket_id} kept changing under us; try again")
+
+    def set_status(self, ticket_id: str, status: TicketStatus, *, actor: str) -> Ticket:
+        ticket_id = ids.normalize_ticket_id(ticket_id)
+
+        def change(ticket: Ticket) -> tuple[Ticket, list[TicketEvent]]:
+            now = self.clock()
+            previous = ticket.status
+            ticket.status = status
+            if status is TicketStatus.SOLVED:
+                ticket.solved_at = now
+            elif status.is_active:
+                ticket.solved_at = None
+            event = TicketEvent(
+                ticket.id,
+                now,
+                "status_changed",
+                {"from": previous.value, "to": status.value},
+                actor=actor,
+            )
+            return ticket, [event]
+
+        return self._update(ticket_id, change)
+
+    def resolve(self, ticket_id: str, *, actor: str) -> Ticket:
+        return self.set_status(ticket_id, TicketStatus.SOLVED, actor=actor)
+
+    def add_note(self, ticket_id: str, text: str, *, agent: str) -> Message:
+        ticket_id = ids.normalize_ticket_id(ticket_id)
+        if not text.strip():
+            raise RejectedInput("empty_note", "a note needs some text")
+        now = self.clock()
+        ticket = self.store.get_ticket(ticket_id)
+        if ticket is None:
+            raise NotFoundError(f"no ticket {ticket_id}")
+        note = Message(
+            id=ids.new_message_id(),
+            ticket_id=ticket_id,
+            direction=Direction.NOTE,
+            channel=ticket.channel,
+            created_at=now,
+            author=agent,
+            text=text,
+            stripped_text=text[:5000],
+            kind="note",
+        )
+
+        def change(t: Ticket) -> tuple[Ticket, list[TicketEvent]]:
+            t.message_count += 1
+            return t, [TicketEvent(t.id, now, "note_added", {"message": note.id}, actor=agent)]
+
+        self._update(ticket_id, change, PutMessage(note))
+        return note
+
+    def reply(self, ticket_id: str, text: str, *, agent: str, agent_name: str = "") -> ReplyResult:
+        """Answer the customer on the ticket's channel, threaded to their last message."""
+        ticket_id = ids.normalize_ticket_id(ticket_id)
+        if not text.strip():
+            raise RejectedInput("empty_reply", "a reply needs some text")
+        bundle = self.bundle(ticket_id)
+        ticket = bundle.ticket
+        sender = self.senders.get(ticket.channel)
+        if sender is None:
+            raise RejectedInput(
+                "no_sender", f"replies on {ticket.channel.value} are not configured"
+            )
+        customer = self.customer(ticket.customer_id)
+        last_inbound = next(
+            (
+                m
+                for m in reversed(bundle.messages)
+                if m.direction is Direction.INBOUND and m.kind == "message"
+            ),
+            None,
+        )
+        now = self.clock()
+        reply = self._compose(
+            ticket, customer, last_inbound, text, agent=agent, agent_name=agent_name, now=now
+        )
+        refusal = self._refusal(ticket, customer, reply)
+        if refusal:
+            reply = replace(reply, delivery=DeliveryStatus.FAILED, delivery_detail=refusal)
+
+        def change(t: Ticket) -> tuple[Ticket, list[TicketEvent]]:
+            events = []
+            t.message_count += 1
+            if refusal is None:
+                t.last_outbound_at = now
+                if t.first_response_at is None:
+                    t.first_response_at = now
+                    events.append(
+                        TicketEvent(t.id, now, "first_response", {"agent": agent}, actor=agent)
+                    )
+                if t.status is TicketStatus.NEW:
+                    t.status = TicketStatus.OPEN
+            events.append(
+                TicketEvent(
+                    t.id,
+                    now,
+                    "agent_reply" if refusal is None else "agent_reply_refused",
+                    {"message": reply.id, "reason": refusal} if refusal else {"message": reply.id},
+                    actor=agent,
+                )
+            )
+            return t, events
+
+        extra: list[Intent] = [PutMessage(reply)]
+        if reply.external_id:
+            extra.append(
+                ClaimExternalId(
+                    IntakeRecord(
+                        channel=reply.channel,
+                        external_id=reply.external_id,
+                        ticket_id=ticket.id,
+                        message_id=reply.id,
+                        message_sk=TicketStore.message_sk(reply),
+                        direction=Direction.OUTBOUND,
+                        created_at=now,
+                    )
+                )
+            )
+        self._update(ticket_id, change, *extra)
+        if refusal:
+            return ReplyResult(ticket.id, reply.id, "refused", refusal)
+        try:
+            provider_id = sender.send(reply)
+        except DeliveryError as exc:
+            self.store.set_delivery(reply, state=DeliveryStatus.FAILED, detail=exc.reason)
+            return ReplyResult(ticket.id, reply.id, "failed", exc.reason)
+        self.store.set_delivery(reply, state=DeliveryStatus.SENT, provider_id=provider_id)
+        return ReplyResult(ticket.id, reply.id, "sent", provider_id=provider_id)
+
+    def _refusal(self, ticket: Ticket, customer: Customer | None, reply: Message) -> str | None:
+        """Why this reply must not be sent, said plainly; None when it may go."""
+        if not reply.recipients:
+            return "the customer has no address on this channel"
+        if customer is not None and ticket.channel is Channel.EMAIL:
+            for recipient in reply.recipients:
+                if f"email:{recipient.lower()}" in customer.undeliverable:
+                    return f"{recipient} bounced earlier; correct the address before replying"
+        return None
+
+    def _compose(
+        self,
+        ticket: Ticket,
+        customer: Customer | None,
+        last_inbound: Message | None,
+        text: str,
+        *,
+        agent: str,
+        agent_name: str,
+        now: Any,
+    ) -> Message:
+        brand = self.config.brand
+        reply_id = ids.new_message_id()
+        team = self.config.teams.get(ticket.queue or "")
+        recipients: list[str] = []
+        if customer is not None:
+            identity = customer.identity("email") if ticket.channel is Channel.EMAIL else None
+            if identity is not None:
+                recipients = [identity.value]
+        if ticket.channel is Channel.EMAIL and last_inbound is not None and last_inbound.sender:
+            recipients = [last_inbound.sender]
+        if ticket.channel is not Channel.EMAIL:
+            return Message(
+                id=reply_id,
+                ticket_id=ticket.id,
+                direction=Direction.OUTBOUND,
+                channel=ticket.channel,
+                created_at=now,
+                author=agent,
+                sender=ticket.account,
+                recipients=recipients,
+                text=text,
+                stripped_text=text[:5000],
+                language=ticket.language,
+                kind="agent_reply",
+                delivery=DeliveryStatus.PENDING,
+            )
+        from functions.core.channels.email import outbound_message_id
+
+        rendered = self.renderer.render(
+            "email",
+            "agent_reply",
+            ticket.language,
+            {
+                "brand": {
+                    "name": brand.name,
+                    "support_address": brand.support_address,
+                    "website": brand.website,
+                },
+                "customer_name": customer.name if customer else "",
+                "ticket_id": ticket.id,
+                "ticket_token": ticket.token,
+                "subject": ticket.subject,
+                "team_name": team.name if team else brand.name,
+                "next_open": None,
+                "expected_response": None,
+                "body": text,
+                "agent_name": agent_name or agent.split("@", maxsplit=1)[0],
+            },
+        )
+        subject = (
+            rendered.subject
+            if ticket.token in rendered.subject
+            else f"{rendered.subject} {ticket.token}"
+        )
+        in_reply_to: list[str] = []
+        references: list[str] = []
+        if (
+            last_inbound is not None
+            and last_inbound.external_id
+            and not last_inbound.external_id.startswith("sha256:")
+        ):
+            in_reply_to = [last_inbound.external_id]
+            references = [*last_inbound.references, last_inbound.external_id][-20:]
+        return Message(
+            id=reply_id,
+            ticket_id=ticket.id,
+            direction=Direction.OUTBOUND,
+            channel=ticket.channel,
+            created_at=now + timedelta(microseconds=1),
+            author=agent,
+            sender=ticket.account or brand.support_address,
+            recipients=recipients,
+            subject=subject,
+            text=rendered.text,
+            html=rendered.html,
+            stripped_text=text[:5000],
+            language=rendered.locale,
+            external_id=outbound_message_id(ticket.id, reply_id, brand.message_id_domain),
+            in_reply_to=in_reply_to,
+            references=references,
+            headers={"X-Loop": brand.support_address, "Content-Language": rendered.locale},
+            kind="agent_reply",
+            delivery=DeliveryStatus.PENDING,
+        )

@@ -1,0 +1,123 @@
+"""Shared composition: build the intake and its collaborators from plain settings.
+
+Each function's own `wiring` module reads the environment once (through
+`Settings.from_env`) and calls `build_intake`; tests and the local stack call it with
+their own settings and clients. Nothing here touches the network until first use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from functions.core import aws
+from functions.core.blobs import BlobStore
+from functions.core.channels.email import EmailSender
+from functions.core.config import (
+    DEFAULT_TEMPLATES_DIR,
+    ENV_BUCKET,
+    ENV_CONFIG_PATH,
+    ENV_QUEUE_URLS,
+    ENV_TABLE,
+    ENV_TEMPLATES_DIR,
+    Config,
+    load_config,
+)
+from functions.core.language import LanguageDetector
+from functions.core.models import Channel
+from functions.core.pipeline import Intake, Sender
+from functions.core.replies import TemplateRenderer
+from functions.core.routing import RoutingPublisher
+from functions.core.store import TicketStore
+
+
+class MissingSettingError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    table: str
+    bucket: str
+    queue_urls: Mapping[str, str]
+    config_path: str | None = None
+    templates_dir: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        missing = [name for name in (ENV_TABLE, ENV_BUCKET, ENV_QUEUE_URLS) if not env.get(name)]
+        if missing:
+            raise MissingSettingError(
+                f"environment variables not set: {', '.join(missing)} "
+                "(the deployment templates and the local stack set them)"
+            )
+        try:
+            queue_urls = json.loads(env[ENV_QUEUE_URLS])
+        except ValueError as exc:
+            raise MissingSettingError(f"{ENV_QUEUE_URLS} is not JSON: {exc}") from exc
+        return cls(
+            table=env[ENV_TABLE],
+            bucket=env[ENV_BUCKET],
+            queue_urls=queue_urls,
+            config_path=env.get(ENV_CONFIG_PATH) or None,
+            templates_dir=env.get(ENV_TEMPLATES_DIR) or None,
+            extra={k: v for k, v in env.items() if k.startswith("HELPLINE_")},
+        )
+
+
+@dataclass
+class Components:
+    config: Config
+    store: TicketStore
+    blobs: BlobStore
+    publisher: RoutingPublisher
+    renderer: TemplateRenderer
+    detector: LanguageDetector
+    senders: dict[Channel, Sender]
+    intake: Intake
+
+
+def build(
+    settings: Settings, *, clients: Mapping[str, Any] | None = None, config: Config | None = None
+) -> Components:
+    """Wire the intake. `clients` may supply boto3 clients by service name."""
+    given = dict(clients or {})
+
+    def factory(service: str) -> Any:
+        return lambda: given.get(service) or aws.client(service)
+
+    config = config or load_config(settings.config_path)
+    store = TicketStore(settings.table, client_factory=factory("dynamodb"))
+    blobs = BlobStore(settings.bucket, client_factory=factory("s3"))
+    publisher = RoutingPublisher(settings.queue_urls, client_factory=factory("sqs"))
+    renderer = TemplateRenderer(
+        Path(settings.templates_dir) if settings.templates_dir else DEFAULT_TEMPLATES_DIR,
+        default_locale=config.languages.default,
+    )
+    detector = LanguageDetector(
+        config.languages.supported,
+        config.languages.default,
+        min_confidence=config.languages.min_confidence,
+        min_length=config.languages.min_length,
+    )
+    senders: dict[Channel, Sender] = {
+        Channel.EMAIL: EmailSender(
+            from_name=config.brand.from_name, client_factory=factory("sesv2")
+        ),
+    }
+    intake = Intake(
+        config=config,
+        store=store,
+        blobs=blobs,
+        publisher=publisher,
+        senders=senders,
+        renderer=renderer,
+        detector=detector,
+    )
+    return Components(config, store, blobs, publisher, renderer, detector, senders, intake)

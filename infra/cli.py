@@ -1,0 +1,418 @@
+"""The `helpline` command: run the local stack, look at tickets, reply, replay.
+
+Commands other than `dev` find the running local stack through `.helpline/dev.json`
+(or `--state-dir`) and talk to its embedded AWS with the same core services the
+functions use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from infra.local.state import DEFAULT_STATE_DIR
+
+
+def to_jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return value
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False))
+
+
+class Connection:
+    """The services of a running local stack, built lazily."""
+
+    def __init__(self, state_dir: str | None) -> None:
+        from functions.core import aws as aws_clients
+        from functions.core import wiring
+        from infra.local.state import local_aws_environment, read_state
+
+        self.state = read_state(state_dir)
+        os.environ.update(local_aws_environment(self.state.aws_endpoint, self.state.region))
+        os.environ.update(self.state.environment)
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+        aws_clients.reset_clients()
+        self.components = wiring.build(wiring.Settings.from_env())
+
+    @property
+    def tickets(self) -> Any:
+        from functions.core.tickets import TicketService
+
+        c = self.components
+        return TicketService(config=c.config, store=c.store, senders=c.senders, renderer=c.renderer)
+
+    @property
+    def admin(self) -> Any:
+        from functions.core import aws as aws_clients
+        from functions.email_ingest.service import EmailIngestService
+        from infra.admin import Admin
+
+        c = self.components
+        email = EmailIngestService(config=c.config, intake=c.intake, blobs=c.blobs)
+        return Admin(
+            store=c.store,
+            email=email,
+            sqs_client=aws_clients.client("sqs"),
+            mail_dlq_url=self.state.resources.get("mail_dlq_url"),
+        )
+
+    def http_get(self, path: str) -> Any:
+        import urllib.request
+
+        with urllib.request.urlopen(self.state.http_url + path, timeout=10) as response:
+            return json.loads(response.read().decode("utf-8"))
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from infra.local.stack import DevOptions, DevStack
+
+    options = DevOptions(
+        aws_port=args.aws_port,
+        http_port=args.http_port,
+        smtp_port=args.smtp_port,
+        config_path=Path(args.config).resolve() if args.config else DevOptions.config_path,
+        state_dir=Path(args.state_dir),
+        verbose=args.verbose,
+    )
+    return DevStack(options).run()
+
+
+def cmd_tickets_list(args: argparse.Namespace) -> int:
+    from functions.core.models import TicketStatus
+
+    connection = Connection(args.state_dir)
+    statuses = [TicketStatus(s) for s in args.status] if args.status else None
+    tickets = connection.components.store.list_tickets(statuses, limit=args.limit)
+    if args.json:
+        _print_json(tickets)
+        return 0
+    if not tickets:
+        print("no tickets")
+        return 0
+    print(
+        f"{'ID':<11} {'STATUS':<8} {'LANG':<5} {'QUEUE':<9} {'CHANNEL':<9} {'UPDATED':<20} SUBJECT"
+    )
+    for t in tickets:
+        updated = t.updated_at.strftime("%Y-%m-%d %H:%M:%S") if t.updated_at else ""
+        print(
+            f"{t.id:<11} {t.status.value:<8} {t.language or '':<5} {t.queue or '':<9} "
+            f"{t.channel.value:<9} {updated:<20} {t.subject[:60]}"
+        )
+    return 0
+
+
+def cmd_tickets_show(args: argparse.Namespace) -> int:
+    from functions.core.errors import NotFoundError
+
+    connection = Connection(args.state_dir)
+    service = connection.tickets
+    try:
+        bundle = service.bundle(args.ticket_id)
+    except NotFoundError as exc:
+        print(f"helpline: {exc}", file=sys.stderr)
+        return 1
+    customer = service.customer(bundle.ticket.customer_id)
+    if args.json:
+        _print_json(
+            {
+                "ticket": bundle.ticket,
+                "customer": _customer_json(customer),
+                "messages": bundle.messages,
+                "events": bundle.events,
+            }
+        )
+        return 0
+    t = bundle.ticket
+    print(f"[#{t.id}] {t.subject}")
+    print(
+        f"status {t.status.value} · queue {t.queue} · language {t.language} · priority {t.priority} · "
+        f"channel {t.channel.value}"
+    )
+    if customer:
+        print(
+            f"customer {customer.name or '(no name)'} <{', '.join(str(i) for i in customer.identities)}>"
+        )
+    if t.tags:
+        print(f"tags {', '.join(t.tags)}")
+    for m in bundle.messages:
+        flags = (
+            [m.direction.value]
+            + (["automatic"] if m.automatic else [])
+            + ([m.kind] if m.kind != "message" else [])
+        )
+        delivery = (
+            f" [{m.delivery.value}{': ' + m.delivery_detail if m.delivery_detail else ''}]"
+            if m.delivery
+            else ""
+        )
+        print(
+            f"\n--- {' · '.join(flags)} · {m.created_at:%Y-%m-%d %H:%M:%S} · {m.sender} -> "
+            f"{', '.join(m.recipients)}{delivery}"
+        )
+        if m.subject:
+            print(f"Subject: {m.subject}")
+        print(m.text.rstrip())
+    print("\nevents:")
+    for e in bundle.events:
+        print(
+            f"  {e.at:%Y-%m-%d %H:%M:%S} {e.type} {json.dumps(e.detail, ensure_ascii=False) if e.detail else ''}"
+        )
+    return 0
+
+
+def _customer_json(customer: Any) -> Any:
+    if customer is None:
+        return None
+    data = to_jsonable(customer)
+    data["identities"] = [str(i) for i in customer.identities]
+    return data
+
+
+def cmd_tickets_reply(args: argparse.Namespace) -> int:
+    from functions.core.errors import NotFoundError, RejectedInput
+
+    connection = Connection(args.state_dir)
+    try:
+        result = connection.tickets.reply(args.ticket_id, args.text, agent=args.agent)
+    except (NotFoundError, RejectedInput) as exc:
+        print(f"helpline: {getattr(exc, 'reason', exc)}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(result)
+    elif result.delivery == "sent":
+        print(f"sent reply {result.message_id} on ticket {result.ticket_id}")
+    else:
+        print(
+            f"reply {result.message_id} on ticket {result.ticket_id} was {result.delivery}: {result.detail}"
+        )
+    return 0 if result.delivery == "sent" else 2
+
+
+def cmd_tickets_resolve(args: argparse.Namespace) -> int:
+    from functions.core.errors import NotFoundError
+
+    connection = Connection(args.state_dir)
+    try:
+        ticket = connection.tickets.resolve(args.ticket_id, actor=args.agent)
+    except NotFoundError as exc:
+        print(f"helpline: {exc}", file=sys.stderr)
+        return 1
+    print(f"ticket {ticket.id} is {ticket.status.value}")
+    return 0
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    connection = Connection(args.state_dir)
+    entries = connection.http_get("/api/outbox")
+    if args.json:
+        _print_json(entries)
+        return 0
+    if not entries:
+        print("nothing sent yet")
+    for entry in entries:
+        print(f"--- {entry['channel']} to {', '.join(entry['to'])}: {entry.get('subject', '')}")
+        print(entry.get("text", "").rstrip())
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    connection = Connection(args.state_dir)
+    entries = connection.admin.entries()
+    if args.json:
+        _print_json(entries)
+        return 0
+    if not entries:
+        print("nothing in quarantine")
+    for entry in entries:
+        print(
+            f"{entry['id']:<16} {entry['source']:<11} {entry['reason']:<18} {entry['detail'][:80]}"
+        )
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    connection = Connection(args.state_dir)
+    try:
+        result = connection.admin.replay(args.entry_id)
+    except LookupError as exc:
+        print(f"helpline: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(result)
+        return 0
+    for outcome in result["outcomes"]:
+        where = f" ticket {outcome['ticket_id']}" if outcome.get("ticket_id") else ""
+        reason = f" ({outcome['reason']})" if outcome.get("reason") else ""
+        print(f"{args.entry_id}: {outcome['status']}{where}{reason}")
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    from functions.core.config import load_config
+    from functions.core.errors import ConfigError
+
+    try:
+        config = load_config(args.file)
+    except ConfigError as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.file}: valid")
+    print(f"  brand {config.brand.name} <{config.brand.support_address}>")
+    print(
+        f"  languages {', '.join(config.languages.supported)} (default {config.languages.default})"
+    )
+    for team in config.teams.values():
+        print(f"  team {team.id}: {', '.join(team.languages)} on calendar {team.calendar}")
+    print(
+        f"  {len(config.routing.rules)} routing rules, default team {config.routing.default_team}"
+    )
+    return 0
+
+
+def cmd_config_holidays(args: argparse.Namespace) -> int:
+    from functions.core import holiday_table
+    from functions.core.config import load_config
+    from functions.core.errors import ConfigError
+
+    try:
+        config = load_config(args.file)
+    except ConfigError as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return 1
+    regions = [
+        (calendar.spec.holiday_country, calendar.spec.holiday_subdivision)
+        for calendar in config.calendars.values()
+        if calendar.spec.holiday_country
+    ]
+    table = holiday_table.build(regions, range(args.first_year, args.last_year + 1))  # type: ignore[arg-type]
+    path = holiday_table.table_path(Path(args.file))
+    path.write_text(holiday_table.dumps(table), encoding="utf-8")
+    print(f"wrote {path}: {len(table)} regions, {args.first_year}-{args.last_year}")
+    return 0
+
+
+# -- the parser -------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="helpline", description="Helpline: support intake on AWS."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    state = argparse.ArgumentParser(add_help=False)
+    state.add_argument(
+        "--state-dir", default=str(DEFAULT_STATE_DIR), help="where dev.json is (default .helpline)"
+    )
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print JSON")
+
+    dev = sub.add_parser("dev", parents=[state], help="run the local stack")
+    dev.add_argument(
+        "--aws-port", type=int, default=4566, help="embedded AWS (moto) port; 0 picks a free one"
+    )
+    dev.add_argument(
+        "--http-port", type=int, default=8080, help="HTTP port for pages, chat and webhooks"
+    )
+    dev.add_argument("--smtp-port", type=int, default=2525, help="SMTP port that receives mail")
+    dev.add_argument("--config", help="config file (default: the demo config)")
+    dev.add_argument("--verbose", action="store_true", help="show the functions' own logs")
+    dev.set_defaults(func=cmd_dev)
+
+    tickets = sub.add_parser("tickets", help="list, show, reply to and resolve tickets")
+    tsub = tickets.add_subparsers(dest="action", required=True)
+    listing = tsub.add_parser(
+        "list", parents=[state, as_json], help="tickets, most recently updated first"
+    )
+    listing.add_argument(
+        "--status", action="append", choices=["new", "open", "pending", "solved", "closed"]
+    )
+    listing.add_argument("--limit", type=int, default=100)
+    listing.set_defaults(func=cmd_tickets_list)
+    show = tsub.add_parser(
+        "show", parents=[state, as_json], help="a ticket with its messages and events"
+    )
+    show.add_argument("ticket_id")
+    show.set_defaults(func=cmd_tickets_show)
+    reply = tsub.add_parser("reply", parents=[state, as_json], help="answer the customer")
+    reply.add_argument("ticket_id")
+    reply.add_argument("--text", required=True)
+    reply.add_argument("--agent", default="agent@helpline.test", help="the agent's email")
+    reply.set_defaults(func=cmd_tickets_reply)
+    resolve = tsub.add_parser("resolve", parents=[state], help="mark a ticket solved")
+    resolve.add_argument("ticket_id")
+    resolve.add_argument("--agent", default="agent@helpline.test")
+    resolve.set_defaults(func=cmd_tickets_resolve)
+
+    outbox = sub.add_parser(
+        "outbox", parents=[state, as_json], help="everything the local stack sent"
+    )
+    outbox.set_defaults(func=cmd_outbox)
+    quarantine = sub.add_parser(
+        "quarantine", parents=[state, as_json], help="kept input that made no ticket"
+    )
+    quarantine.set_defaults(func=cmd_quarantine)
+    replay = sub.add_parser(
+        "replay", parents=[state, as_json], help="run a quarantined or dead-lettered input again"
+    )
+    replay.add_argument("entry_id")
+    replay.set_defaults(func=cmd_replay)
+
+    config = sub.add_parser("config", help="configuration files")
+    csub = config.add_subparsers(dest="action", required=True)
+    check = csub.add_parser("check", help="validate a config file offline")
+    check.add_argument("file")
+    check.set_defaults(func=cmd_config_check)
+    this_year = datetime.now().year
+    table = csub.add_parser(
+        "holidays",
+        help="precompute the calendars' public holidays next to FILE (faster cold starts)",
+    )
+    table.add_argument("file")
+    table.add_argument("--first-year", type=int, default=this_year - 1)
+    table.add_argument("--last-year", type=int, default=this_year + 5)
+    table.set_defaults(func=cmd_config_holidays)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from infra.local.state import StackNotRunningError
+
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except StackNotRunningError as exc:
+        print(f"helpline: {exc}", file=sys.stderr)
+        return 3
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""The shared resources, built from infra/shared.yaml through CloudFormation.
+
+Tests (moto in-process) and `helpline dev` (moto server) both call
+`create_shared_stack`, so there is one definition of the table, queues, bucket and
+topic: the template. moto's CloudFormation does not apply a table's
+TimeToLiveSpecification; `apply_template_gaps` reads it from the same template and
+applies it through the DynamoDB API, so even that comes from the one file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+INFRA_DIR = Path(__file__).resolve().parents[1]
+SHARED_TEMPLATE = INFRA_DIR / "shared.yaml"
+DEMO_CONFIG = INFRA_DIR / "config" / "demo.yaml"
+
+
+@dataclass(frozen=True)
+class SharedResources:
+    stack_name: str
+    stage: str
+    table: str
+    table_stream_arn: str
+    bucket: str
+    inbound_topic_arn: str
+    mail_dlq_url: str
+    alarm_topic_arn: str
+    queue_urls: dict[str, str]
+
+    def environment(self, *, config_path: str | Path | None = None) -> dict[str, str]:
+        """The environment variables a function is deployed with."""
+        from functions.core.config import (
+            ENV_BUCKET,
+            ENV_CONFIG_PATH,
+            ENV_MAIL_DLQ_URL,
+            ENV_QUEUE_URLS,
+            ENV_STAGE,
+            ENV_TABLE,
+        )
+
+        env = {
+            ENV_TABLE: self.table,
+            ENV_BUCKET: self.bucket,
+            ENV_QUEUE_URLS: json.dumps(self.queue_urls),
+            ENV_STAGE: self.stage,
+            ENV_MAIL_DLQ_URL: self.mail_dlq_url,
+            "HELPLINE_INBOUND_TOPIC": self.inbound_topic_arn,
+        }
+        if config_path:
+            env[ENV_CONFIG_PATH] = str(config_path)
+        return env
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation YAML, keeping intrinsic functions as plain values."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {f"Fn::{tag_suffix}" if tag_suffix != "Ref" else "Ref": value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_template(path: Path = SHARED_TEMPLATE) -> dict[str, Any]:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
+
+
+def create_shared_stack(
+    session: Any, *, stage: str = "dev", template: Path = SHARED_TEMPLATE
+) -> SharedResources:
+    """Create (or reuse) the shared stack in the account `session` points at."""
+    cloudformation = session.client("cloudformation")
+    stack_name = f"helpline-{stage}-shared"
+    existing = {
+        s["StackName"]: s
+        for s in cloudformation.describe_stacks().get("Stacks", [])
+        if s.get("StackStatus") != "DELETE_COMPLETE"
+    }
+    if stack_name not in existing:
+        cloudformation.create_stack(
+            StackName=stack_name,
+            TemplateBody=template.read_text(encoding="utf-8"),
+            Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}],
+            Capabilities=["CAPABILITY_IAM"],
+        )
+        cloudformation.get_waiter("stack_create_complete").wait(
+            StackName=stack_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+        )
+    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    resources = SharedResources(
+        stack_name=stack_name,
+        stage=stage,
+        table=outputs["TableName"],
+        table_stream_arn=outputs["TableStreamArn"],
+        bucket=outputs["MailBucketName"],
+        inbound_topic_arn=outputs["InboundMailTopicArn"],
+        mail_dlq_url=outputs["InboundMailDeadLetterQueueUrl"],
+        alarm_topic_arn=outputs["AlarmTopicArn"],
+        queue_urls=json.loads(outputs["RoutingQueueUrls"]),
+    )
+    apply_template_gaps(session, resources, load_template(template))
+    return resources
+
+
+def apply_template_gaps(session: Any, resources: SharedResources, template: dict[str, Any]) -> None:
+    """Apply what moto's CloudFormation ignores (TTL, alarms), read from the template."""
+    table = template["Resources"]["TicketTable"]["Properties"]
+    ttl = table.get("TimeToLiveSpecification") or {}
+    if ttl.get("Enabled"):
+        dynamodb = session.client("dynamodb")
+        current = dynamodb.describe_time_to_live(TableName=resources.table)["TimeToLiveDescription"]
+        if current.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+            dynamodb.update_time_to_live(
+                TableName=resources.table,
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+            )
+    _create_alarms(session, resources, template)
+
+
+def _resolve(value: Any, template: dict[str, Any], context: dict[str, str]) -> Any:
+    """Resolve the few intrinsics the alarms use: Ref, Sub and GetAtt Queue.QueueName."""
+    if isinstance(value, dict) and len(value) == 1:
+        ((name, argument),) = value.items()
+        if name == "Ref":
+            return context.get(argument, argument)
+        if name == "Fn::Sub":
+            text = str(argument)
+            for key, replacement in context.items():
+                text = text.replace("${" + key + "}", replacement)
+            return text
+        if name == "Fn::GetAtt":
+            logical, attribute = argument.split(".", 1) if isinstance(argument, str) else argument
+            if attribute == "QueueName":
+                properties = template["Resources"][logical]["Properties"]
+                return _resolve(properties["QueueName"], template, context)
+            raise ValueError(f"cannot resolve GetAtt {logical}.{attribute}")
+    if isinstance(value, list):
+        return [_resolve(v, template, context) for v in value]
+    if isinstance(value, dict):
+        return {k: _resolve(v, template, context) for k, v in value.items()}
+    return value
+
+
+def _create_alarms(session: Any, resources: SharedResources, template: dict[str, Any]) -> None:
+    cloudwatch = session.client("cloudwatch")
+    context = {"Stage": resources.stage, "AlarmTopic": resources.alarm_topic_arn}
+    for resource in template["Resources"].values():
+        if resource.get("Type") != "AWS::CloudWatch::Alarm":
+            continue
+        props = _resolve(resource["Properties"], template, context)
+        cloudwatch.put_metric_alarm(
+            AlarmName=props["AlarmName"],
+            AlarmDescription=props.get("AlarmDescription", ""),
+            Namespace=props["Namespace"],
+            MetricName=props["MetricName"],
+            Dimensions=props.get("Dimensions", []),
+            Statistic=props["Statistic"],
+            Period=int(props["Period"]),
+            EvaluationPeriods=int(props["EvaluationPeriods"]),
+            Threshold=float(props["Threshold"]),
+            ComparisonOperator=props["ComparisonOperator"],
+            TreatMissingData=props.get("TreatMissingData", "missing"),
+            AlarmActions=props.get("AlarmActions", []),
+        )
+
+
+def verify_sender_domain(session: Any, domain: str) -> None:
+    """Let SES (moto) send from our domain, as a verified domain identity does in AWS."""
+    sesv2 = session.client("sesv2")
+    with contextlib.suppress(sesv2.exceptions.AlreadyExistsException):
+        sesv2.create_email_identity(EmailIdentity=domain)
+    # moto checks the v1 verified list when sending raw mail
+    session.client("ses").verify_domain_identity(Domain=domain)

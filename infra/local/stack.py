@@ -1,0 +1,289 @@
+"""`helpline dev`: the whole system on a laptop, on 127.0.0.1 only.
+
+- an embedded AWS: moto's ThreadedMotoServer, with the shared resources created from
+  infra/shared.yaml through its CloudFormation;
+- an SMTP listener that does what SES receiving does (store the raw mail in the bucket,
+  notify email_ingest) through Lambda-like asynchronous invocation with retries and a
+  dead-letter queue;
+- an HTTP server with the ticket pages and the small API the CLI uses.
+
+The functions run in this process, invoked through their real Chalice entry points.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infra.local.resources import DEMO_CONFIG
+from infra.local.state import DevState, local_aws_environment, remove_state, write_state
+
+log = logging.getLogger("helpline.dev")
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class DevOptions:
+    aws_port: int = 4566
+    http_port: int = 8080
+    smtp_port: int = 2525
+    config_path: Path = DEMO_CONFIG
+    state_dir: Path = Path(".helpline")
+    retry_delays: tuple[float, ...] = (1.0, 2.0)
+    verbose: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+class DevStack:
+    def __init__(self, options: DevOptions) -> None:
+        self.options = options
+        self.aws_port = options.aws_port or free_port()
+        self.http_port = options.http_port or free_port()
+        self.smtp_port = options.smtp_port or free_port()
+        self._moto: Any = None
+        self._smtp: Any = None
+        self._runner: Any = None
+        self._invokers: list[Any] = []
+        self._stop = threading.Event()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def run(self) -> int:
+        _configure_logging(self.options.verbose)
+        try:
+            asyncio.run(self._main())
+        except _StartupError as exc:
+            print(f"helpline dev: {exc}", file=sys.stderr, flush=True)
+            return 1
+        return 0
+
+    async def _main(self) -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            await loop.run_in_executor(None, self._start_backend)
+            await self._start_web()
+            self._announce()
+            await stop.wait()
+        finally:
+            print("helpline dev: stopping", file=sys.stderr, flush=True)
+            await self._shutdown()
+
+    def _start_backend(self) -> None:
+        from functions.core.config import load_config
+
+        config = load_config(self.options.config_path)
+        self.config = config
+        for port in (self.aws_port, self.http_port, self.smtp_port):
+            _require_free(port)
+
+        # 1. the embedded AWS
+        from moto.server import ThreadedMotoServer
+
+        self._moto = ThreadedMotoServer(ip_address=HOST, port=self.aws_port, verbose=False)
+        self._moto.start()
+        self.aws_endpoint = f"http://{HOST}:{self.aws_port}"
+        os.environ.update(local_aws_environment(self.aws_endpoint))
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if self.options.verbose else "WARNING")
+        os.environ.update(self.options.extra_env)
+
+        import boto3
+
+        from functions.core import aws as aws_clients
+        from infra.local.resources import create_shared_stack, verify_sender_domain
+
+        aws_clients.reset_clients()
+        session = boto3.session.Session()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            logging.getLogger("moto").setLevel(logging.ERROR)
+            self.resources = create_shared_stack(session, stage="dev")
+        domains = {
+            config.brand.message_id_domain,
+            *(a.split("@", 1)[1] for a in config.email.addresses),
+        }
+        for domain in sorted(domains):
+            verify_sender_domain(session, domain)
+        self.function_env = self.resources.environment(config_path=self.options.config_path)
+        os.environ.update(self.function_env)
+
+        # 2. the functions, through their real entry points
+        from functions.email_ingest import app as email_app
+        from functions.email_ingest import wiring as email_wiring
+        from infra.local.invoker import AsyncInvoker
+
+        email_wiring.use(None)
+        self.email_invoker = AsyncInvoker(
+            "email_ingest",
+            email_app.on_inbound_mail,
+            dlq_url=self.resources.mail_dlq_url,
+            sqs_client=session.client("sqs"),
+            retry_delays=self.options.retry_delays,
+        )
+        self._invokers.append(self.email_invoker)
+
+        # 3. SES receiving, as an SMTP server
+        from aiosmtpd.controller import Controller
+
+        from infra.local.smtp import SesLikeHandler
+
+        handler = SesLikeHandler(
+            s3_client=session.client("s3"),
+            bucket=self.resources.bucket,
+            topic_arn=self.resources.inbound_topic_arn,
+            domains=domains | {a.split("@", 1)[1] for a in config.email.addresses},
+            deliver=self._deliver_mail,
+            max_bytes=config.email.max_message_mb * 1024 * 1024,
+        )
+        self._smtp = Controller(
+            handler, hostname=HOST, port=self.smtp_port, server_hostname="helpline.local"
+        )
+        self._smtp.start()
+        self.session = session
+
+    def _deliver_mail(self, event: dict[str, Any]) -> None:
+        record = self.email_invoker.invoke(event)
+
+        def report() -> None:
+            record.done.wait()
+            for outcome in record.result or []:
+                if outcome.get("ticket_id"):
+                    log.info(
+                        "mail -> %s ticket %s (queue %s, reply %s)",
+                        outcome["status"],
+                        outcome["ticket_id"],
+                        outcome.get("queue"),
+                        outcome.get("reply"),
+                    )
+                else:
+                    log.info("mail -> %s (%s)", outcome["status"], outcome.get("reason"))
+            if record.dead_lettered:
+                log.error(
+                    "mail failed %d times and went to the dead-letter queue: %s",
+                    record.attempts,
+                    record.error,
+                )
+
+        threading.Thread(target=report, daemon=True).start()
+
+    async def _start_web(self) -> None:
+        from aiohttp import web
+
+        from functions.core import wiring
+        from functions.core.tickets import TicketService
+        from functions.email_ingest import wiring as email_wiring
+        from infra.admin import Admin
+        from infra.local.outbox import Outbox
+        from infra.local.web import WebApp
+
+        components = wiring.build(wiring.Settings.from_env(), config=self.config)
+        tickets = TicketService(
+            config=components.config,
+            store=components.store,
+            senders=components.senders,
+            renderer=components.renderer,
+        )
+        admin = Admin(
+            store=components.store,
+            email=email_wiring.service(),
+            sqs_client=self.session.client("sqs"),
+            mail_dlq_url=self.resources.mail_dlq_url,
+        )
+        self.outbox = Outbox()
+        webapp = WebApp(
+            store=components.store,
+            tickets=tickets,
+            outbox=self.outbox,
+            quarantine=admin.entries,
+            page_context={
+                "support_address": self.config.brand.support_address,
+                "smtp_port": self.smtp_port,
+            },
+        )
+        self._runner = web.AppRunner(webapp.application(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, HOST, self.http_port)
+        await site.start()
+
+    def _announce(self) -> None:
+        http_url = f"http://{HOST}:{self.http_port}"
+        state = DevState(
+            pid=os.getpid(),
+            aws_endpoint=self.aws_endpoint,
+            http_url=http_url,
+            smtp_host=HOST,
+            smtp_port=self.smtp_port,
+            support_address=self.config.brand.support_address,
+            config_path=str(self.options.config_path),
+            region="us-east-1",
+            resources=self.resources.to_json(),
+            environment=self.function_env,
+        )
+        path = write_state(self.options.state_dir, state)
+        print(
+            f"helpline dev ready: http={http_url} smtp={HOST}:{self.smtp_port} "
+            f"aws={self.aws_endpoint} support={self.config.brand.support_address} state={path}",
+            flush=True,
+        )
+        print(
+            f"  try: swaks --server {HOST}:{self.smtp_port} --to {self.config.brand.support_address} "
+            f"--from you@example.com --header 'Subject: Hello' --body 'My order has not arrived.'\n"
+            f"  then open {http_url}/tickets or run `helpline tickets list`",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    async def _shutdown(self) -> None:
+        remove_state(self.options.state_dir)
+        if self._smtp is not None:
+            self._smtp.stop()
+        loop = asyncio.get_running_loop()
+        for invoker in self._invokers:
+            await loop.run_in_executor(None, invoker.shutdown)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._moto is not None:
+            self._moto.stop()
+
+
+class _StartupError(RuntimeError):
+    pass
+
+
+def _require_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            raise _StartupError(
+                f"port {port} on {HOST} is in use; pick another with --aws-port/--http-port/--smtp-port"
+            ) from None
+
+
+def _configure_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
+    root = logging.getLogger("helpline.dev")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    root.propagate = False
+    for noisy in ("werkzeug", "moto", "botocore", "aiohttp.access", "mail.log"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)

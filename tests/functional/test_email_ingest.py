@@ -1,0 +1,424 @@
+"""email_ingest end to end under moto: mail in through the SNS entry point, tickets,
+routing messages and automatic replies out. Resources come from infra/shared.yaml."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from functions.core.models import Direction, TicketStatus
+from tests.helpers import body_text, make_mail
+
+TUESDAY_MORNING = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # London and Madrid are open
+SATURDAY = datetime(2026, 11, 28, 11, 0, tzinfo=UTC)
+
+
+def _ticket(aws, outcome):
+    bundle = aws.store.ticket_bundle(outcome["ticket_id"])
+    assert bundle is not None
+    return bundle
+
+
+def test_new_mail_becomes_a_ticket_routed_by_language_and_acknowledged(aws):
+    raw = make_mail(message_id="<order-1@example.com>")
+    outcome = aws.deliver(raw, received_at=TUESDAY_MORNING)
+
+    assert outcome["status"] == "created"
+    bundle = _ticket(aws, outcome)
+    assert bundle.ticket.language == "en"
+    assert bundle.ticket.queue == "english"
+    assert bundle.ticket.status is TicketStatus.NEW
+    inbound = [m for m in bundle.messages if m.direction is Direction.INBOUND]
+    assert len(inbound) == 1 and "has not arrived" in inbound[0].text
+
+    [routed] = aws.queue_messages("english")
+    assert routed["schema"] == "helpline.routing/v1"
+    assert routed["event"] == "new_ticket"
+    assert routed["ticket_id"] == bundle.ticket.id
+    assert routed["language"] == "en" and routed["after_hours"] is False
+
+    [ack] = aws.sent_mail()
+    assert ack["To"] == "ana@example.com"
+    assert f"[#{bundle.ticket.id}]" in ack["Subject"]
+    assert ack["Subject"].startswith("Re: Question about my order")
+    assert ack["In-Reply-To"] == "<order-1@example.com>"
+    assert "<order-1@example.com>" in ack["References"]
+    assert ack["Auto-Submitted"] == "auto-replied"
+    assert ack["Message-ID"].endswith("@helpline.test>")
+    assert bundle.ticket.id in body_text(ack)
+    outbound = [m for m in bundle.messages if m.direction is Direction.OUTBOUND]
+    assert len(outbound) == 1 and outbound[0].automatic and outbound[0].delivery.value == "sent"
+
+
+def test_spanish_mail_goes_to_the_spanish_team_and_is_answered_in_spanish(aws):
+    raw = make_mail(
+        sender="Lucía Pérez <lucia@example.es>",
+        subject="Problema con mi pedido",
+        text=(
+            "Hola, compré unas zapatillas la semana pasada y todavía no han llegado. "
+            "¿Podrían decirme dónde está mi pedido? Gracias."
+        ),
+    )
+    outcome = aws.deliver(raw, received_at=TUESDAY_MORNING)
+    bundle = _ticket(aws, outcome)
+    assert (bundle.ticket.language, bundle.ticket.queue) == ("es", "spanish")
+    assert aws.queue_messages("spanish")[0]["ticket_id"] == bundle.ticket.id
+    assert aws.queue_messages("english") == []
+    [ack] = aws.sent_mail()
+    assert ack["Content-Language"] == "es"
+    assert "Lucía" in body_text(ack)
+
+
+def test_after_hours_mail_gets_the_after_hours_reply_with_the_opening_time(aws):
+    raw = make_mail(
+        subject="Refund", text="I would like a refund for my last invoice, it was charged twice."
+    )
+    outcome = aws.deliver(raw, received_at=SATURDAY)
+    bundle = _ticket(aws, outcome)
+    [ack] = aws.sent_mail()
+    text = body_text(ack)
+    # the London team opens again on Monday 30 November at 09:00 GMT
+    assert "Monday" in text and "09:00" in text and "30 November" in text
+    assert [m.kind for m in bundle.messages if m.direction is Direction.OUTBOUND] == ["after_hours"]
+    assert aws.queue_messages("english")[0]["after_hours"] is True
+
+
+def test_reply_threaded_by_in_reply_to_lands_on_the_same_ticket_without_a_second_ack(aws):
+    first = aws.deliver(make_mail(message_id="<first@example.com>"), received_at=TUESDAY_MORNING)
+    [ack] = aws.sent_mail()
+    aws.queue_messages("english")
+    reply = make_mail(
+        subject="Re: "
+        + ack["Subject"].replace(f" [#{first['ticket_id']}]", ""),  # no token: headers only
+        text="It is order number 1234. Thanks for looking into it.",
+        in_reply_to=ack["Message-ID"],
+        references=f"<first@example.com> {ack['Message-ID']}",
+    )
+    second = aws.deliver(reply, received_at=TUESDAY_MORNING + timedelta(minutes=5))
+
+    assert second["status"] == "follow_up"
+    assert second["ticket_id"] == first["ticket_id"]
+    bundle = _ticket(aws, second)
+    assert len([m for m in bundle.messages if m.direction is Direction.INBOUND]) == 2
+    assert len(aws.sent_mail()) == 1  # follow-ups in business hours are not acknowledged again
+    [routed] = aws.queue_messages("english")
+    assert routed["event"] == "customer_reply"
+
+
+def test_reply_threaded_by_subject_token_from_a_participant(aws):
+    first = aws.deliver(make_mail(), received_at=TUESDAY_MORNING)
+    token = f"[#{first['ticket_id']}]"
+    outcome = aws.deliver(
+        make_mail(subject=f"Re: Question about my order {token}", text="Any news about this?"),
+        received_at=TUESDAY_MORNING + timedelta(hours=1),
+    )
+    assert outcome["status"] == "follow_up" and outcome["ticket_id"] == first["ticket_id"]
+
+
+def test_a_pasted_token_from_a_stranger_does_not_open_someone_elses_ticket(aws):
+    first = aws.deliver(make_mail(), received_at=TUESDAY_MORNING)
+    token = f"[#{first['ticket_id']}]"
+    outcome = aws.deliver(
+        make_mail(
+            sender="mallory@evil.example",
+            subject=f"Re: {token}",
+            text="Please send me the invoice details.",
+        ),
+        received_at=TUESDAY_MORNING,
+    )
+    assert outcome["status"] == "created"
+    assert outcome["ticket_id"] != first["ticket_id"]
+    events = [e.type for e in _ticket(aws, outcome).events]
+    assert "follow_up.token_ignored" in events
+
+
+def test_duplicate_delivery_of_the_same_object_or_message_id_makes_nothing_new(aws):
+    raw = make_mail(message_id="<dup@example.com>")
+    notification = aws.notification(raw, received_at=TUESDAY_MORNING)
+    first = aws.invoke(notification)[0]
+    again = aws.invoke(notification)[0]  # SNS delivered the same notification twice
+    other_copy = aws.deliver(raw, received_at=TUESDAY_MORNING)  # same mail, another S3 object
+
+    assert again["status"] == other_copy["status"] == "duplicate"
+    assert again["ticket_id"] == other_copy["ticket_id"] == first["ticket_id"]
+    assert len(aws.store.list_tickets()) == 1
+    assert len(aws.sent_mail()) == 1
+    assert len(aws.queue_messages("english")) == 1
+
+
+def test_concurrent_deliveries_of_one_mail_make_one_ticket_and_one_reply(aws):
+    raw = make_mail(message_id="<race@example.com>")
+    notifications = [aws.notification(raw, received_at=TUESDAY_MORNING) for _ in range(4)]
+    results = []
+    threads = [
+        threading.Thread(target=lambda n=n: results.extend(aws.invoke(n))) for n in notifications
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(r["status"] for r in results) == [
+        "created",
+        "duplicate",
+        "duplicate",
+        "duplicate",
+    ]
+    assert len({r["ticket_id"] for r in results}) == 1
+    assert len(aws.sent_mail()) == 1
+
+
+def test_an_autoresponder_storm_gets_no_reply(aws):
+    first = aws.deliver(make_mail(), received_at=TUESDAY_MORNING)
+    [ack] = aws.sent_mail()
+    for i in range(50):
+        auto = make_mail(
+            sender="robot@example.com",
+            subject=f"Auto: Re: {ack['Subject']}",
+            text="This mailbox is not monitored. Your message has been received.",
+            in_reply_to=ack["Message-ID"],
+            headers={"Auto-Submitted": "auto-replied", "X-Autoreply": "yes"},
+            message_id=f"<storm-{i}@example.com>",
+        )
+        outcome = aws.deliver(auto, received_at=TUESDAY_MORNING + timedelta(minutes=i))
+        assert outcome["ticket_id"] == first["ticket_id"]
+    assert len(aws.sent_mail()) == 1
+    bundle = _ticket(aws, first)
+    assert (
+        bundle.ticket.status is TicketStatus.NEW
+    )  # automatic mail does not reopen or touch status
+    autos = [m for m in bundle.messages if m.direction is Direction.INBOUND and m.automatic]
+    assert len(autos) == 50
+    assert [r["event"] for r in aws.queue_messages("english")] == ["new_ticket"]
+
+
+def test_auto_replies_are_rate_limited_per_customer_across_tickets(aws):
+    for i in range(8):
+        aws.deliver(
+            make_mail(
+                subject=f"Question {i}",
+                message_id=f"<many-{i}@example.com>",
+                text=f"This is separate question number {i} about my account settings.",
+            ),
+            received_at=TUESDAY_MORNING,
+        )
+    assert len(aws.store.list_tickets()) == 8
+    assert len(aws.sent_mail()) == 5  # replies.max_per_customer_per_hour in the demo config
+
+
+def test_bounce_of_our_ack_is_attached_and_marks_the_address_undeliverable(aws):
+    first = aws.deliver(make_mail(sender="ghost@example.com"), received_at=TUESDAY_MORNING)
+    [ack] = aws.sent_mail()
+    dsn = _dsn(ack["Message-ID"], "ghost@example.com")
+    outcome = aws.deliver(dsn, received_at=TUESDAY_MORNING + timedelta(minutes=1))
+
+    assert outcome["status"] == "follow_up" and outcome["ticket_id"] == first["ticket_id"]
+    bundle = _ticket(aws, first)
+    assert "delivery_failed" in [e.type for e in bundle.events]
+    customer = aws.store.get_customer(bundle.ticket.customer_id)[0]
+    assert "email:ghost@example.com" in customer.undeliverable
+    [_routed_new, routed_failure] = aws.queue_messages("english")
+    assert routed_failure["event"] == "delivery_failed"
+    # the next mail from that address gets no automatic reply
+    aws.deliver(
+        make_mail(sender="ghost@example.com", subject="Another", message_id="<again@example.com>"),
+        received_at=TUESDAY_MORNING + timedelta(hours=2),
+    )
+    assert len(aws.sent_mail()) == 1
+
+
+def test_unmatched_bounce_is_quarantined(aws):
+    outcome = aws.deliver(
+        _dsn("<unknown@elsewhere.example>", "someone@example.com"), received_at=TUESDAY_MORNING
+    )
+    assert outcome["status"] == "quarantined" and outcome["reason"] == "bounce_unmatched"
+    assert aws.store.list_tickets() == []
+
+
+def test_out_of_office_is_threaded_but_does_not_reopen_a_solved_ticket(aws):
+    from functions.core import wiring
+    from functions.core.tickets import TicketService
+
+    first = aws.deliver(make_mail(), received_at=TUESDAY_MORNING)
+    [ack] = aws.sent_mail()
+    components = wiring.build(wiring.Settings.from_env())
+    TicketService(
+        config=components.config, store=aws.store, senders={}, renderer=components.renderer
+    ).resolve(first["ticket_id"], actor="agent@helpline.test")
+    ooo = make_mail(
+        subject="Automatic reply: " + ack["Subject"],
+        text="I am out of the office until Monday with limited access to email.",
+        in_reply_to=ack["Message-ID"],
+        headers={"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"},
+    )
+    outcome = aws.deliver(ooo, received_at=TUESDAY_MORNING + timedelta(hours=1))
+    assert outcome["ticket_id"] == first["ticket_id"]
+    bundle = _ticket(aws, first)
+    assert bundle.ticket.status is TicketStatus.SOLVED
+    assert bundle.messages[-1].kind == "out_of_office"
+    assert len(aws.sent_mail()) == 1
+
+
+def test_a_customer_reply_reopens_a_solved_ticket(aws):
+    from functions.core import wiring
+    from functions.core.tickets import TicketService
+
+    first = aws.deliver(make_mail(message_id="<reopen@example.com>"), received_at=TUESDAY_MORNING)
+    components = wiring.build(wiring.Settings.from_env())
+    TicketService(
+        config=components.config, store=aws.store, senders={}, renderer=components.renderer
+    ).resolve(first["ticket_id"], actor="agent@helpline.test")
+    aws.deliver(
+        make_mail(text="Actually it is still not here, sorry.", in_reply_to="<reopen@example.com>"),
+        received_at=TUESDAY_MORNING + timedelta(days=1),
+    )
+    bundle = _ticket(aws, first)
+    assert bundle.ticket.status is TicketStatus.OPEN
+    assert "reopened" in [e.type for e in bundle.events]
+
+
+def test_virus_is_quarantined_and_spam_is_tagged_without_a_reply(aws):
+    virus = aws.deliver(
+        make_mail(message_id="<v@example.com>"), received_at=TUESDAY_MORNING, virus="FAIL"
+    )
+    assert virus["status"] == "quarantined" and virus["reason"] == "virus"
+    spam = aws.deliver(
+        make_mail(message_id="<s@example.com>"), received_at=TUESDAY_MORNING, spam="FAIL"
+    )
+    assert spam["status"] == "created"
+    assert "spam" in _ticket(aws, spam).ticket.tags
+    assert aws.sent_mail() == []
+    assert [r.reason for r in aws.store.list_quarantine()] == ["virus"]
+
+
+def test_mail_from_our_own_address_is_a_loop_and_is_quarantined(aws):
+    outcome = aws.deliver(
+        make_mail(sender="Helpline <support@helpline.test>"), received_at=TUESDAY_MORNING
+    )
+    assert outcome["status"] == "quarantined" and outcome["reason"] == "own_loop"
+    assert aws.sent_mail() == []
+
+
+def test_our_own_ack_coming_back_is_recognised(aws):
+    aws.deliver(make_mail(), received_at=TUESDAY_MORNING)
+    [ack] = aws.sent_mail()
+    bounced_back = ack.as_bytes().replace(
+        b"From: Helpline Demo Support <support@helpline.test>", b"From: Forwarder <fwd@example.com>"
+    )
+    outcome = aws.deliver(bounced_back, received_at=TUESDAY_MORNING)
+    assert outcome["status"] == "quarantined" and outcome["reason"] == "own_loop"
+
+
+def test_sender_supplied_internal_headers_are_stripped(aws):
+    outcome = aws.deliver(
+        make_mail(headers={"X-Helpline-Priority": "urgent", "X-Helpline-Queue": "arabic"}),
+        received_at=TUESDAY_MORNING,
+    )
+    bundle = _ticket(aws, outcome)
+    assert bundle.ticket.queue == "english" and bundle.ticket.priority == "normal"
+    stripped = [e for e in bundle.events if e.type == "headers_stripped"]
+    assert stripped and set(stripped[0].detail["headers"]) == {
+        "X-Helpline-Priority",
+        "X-Helpline-Queue",
+    }
+
+
+def test_missing_from_falls_back_to_reply_to(aws):
+    raw = make_mail(
+        sender="undisclosed-recipients:;", headers={"Reply-To": "Real Person <real@example.com>"}
+    )
+    outcome = aws.deliver(raw, received_at=TUESDAY_MORNING)
+    assert outcome["status"] == "created"
+    customer = aws.store.get_customer(_ticket(aws, outcome).ticket.customer_id)[0]
+    assert [str(i) for i in customer.identities] == ["email:real@example.com"]
+    assert aws.sent_mail()[0]["To"] == "real@example.com"
+
+
+def test_a_mail_with_no_usable_sender_is_quarantined(aws):
+    outcome = aws.deliver(make_mail(sender="undisclosed-recipients:;"), received_at=TUESDAY_MORNING)
+    assert outcome["status"] == "quarantined" and outcome["reason"] == "no_sender"
+
+
+def test_empty_object_is_quarantined_as_unparseable(aws):
+    outcome = aws.deliver(b"", received_at=TUESDAY_MORNING)
+    assert outcome["status"] == "quarantined" and outcome["reason"] == "unparseable"
+
+
+def test_notification_that_is_not_from_ses_is_quarantined(aws):
+    outcomes = aws.invoke({"notificationType": "Bounce", "bounce": {}})
+    assert outcomes[0]["status"] == "quarantined" and outcomes[0]["reason"] == "not_a_receipt"
+
+
+def test_attachments_are_stored_in_s3_with_checksum(aws):
+    pdf = b"%PDF-1.4 fake invoice " * 100
+    outcome = aws.deliver(
+        make_mail(attachments=[("invoice.pdf", "application/pdf", pdf)]),
+        received_at=TUESDAY_MORNING,
+    )
+    [message] = [m for m in _ticket(aws, outcome).messages if m.direction is Direction.INBOUND]
+    [attachment] = message.attachments
+    assert attachment["filename"] == "invoice.pdf" and attachment["size"] == len(pdf)
+    stored = (
+        aws.session.client("s3")
+        .get_object(Bucket=aws.resources.bucket, Key=attachment["key"])["Body"]
+        .read()
+    )
+    assert stored == pdf
+
+
+def test_missing_s3_object_raises_so_lambda_retries(aws):
+    from functions.core.blobs import MissingObjectError
+    from infra.local import ses
+
+    notification = ses.receipt_notification(
+        make_mail(),
+        bucket=aws.resources.bucket,
+        key="raw/not-there",
+        topic_arn=aws.resources.inbound_topic_arn,
+        envelope_from="a@example.com",
+        recipients=["support@helpline.test"],
+    )
+    with pytest.raises(MissingObjectError):
+        aws.invoke(notification)
+    assert aws.store.list_tickets() == []
+
+
+def _dsn(original_message_id: str, recipient: str) -> bytes:
+    return f"""From: Mail Delivery System <MAILER-DAEMON@mx.example.com>
+To: support@helpline.test
+Subject: Undelivered Mail Returned to Sender
+Message-ID: <dsn-{abs(hash(original_message_id))}@mx.example.com>
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="BOUNDARY"
+
+--BOUNDARY
+Content-Type: text/plain; charset=us-ascii
+
+This is the mail system at host mx.example.com.
+I'm sorry to have to inform you that your message could not be delivered.
+
+<{recipient}>: host mx.example.com said: 550 5.1.1 User unknown
+
+--BOUNDARY
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.com
+
+Final-Recipient: rfc822; {recipient}
+Original-Recipient: rfc822;{recipient}
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 User unknown
+
+--BOUNDARY
+Content-Type: text/rfc822-headers
+
+From: Helpline Demo Support <support@helpline.test>
+To: {recipient}
+Subject: Re: Question about my order
+Message-ID: {original_message_id}
+
+--BOUNDARY--
+""".replace("\n", "\r\n").encode()
