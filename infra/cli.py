@@ -99,7 +99,16 @@ def cmd_dev(args: argparse.Namespace) -> int:
         config_path=Path(args.config).resolve() if args.config else DevOptions.config_path,
         state_dir=Path(args.state_dir),
         verbose=args.verbose,
+        faults=args.fault or [],
     )
+    if options.faults:
+        from infra.local.faults import FaultInjector
+
+        try:
+            FaultInjector.parse(options.faults)
+        except ValueError as exc:
+            print(f"helpline dev: {exc}", file=sys.stderr)
+            return 2
     return DevStack(options).run()
 
 
@@ -342,6 +351,13 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--smtp-port", type=int, default=2525, help="SMTP port that receives mail")
     dev.add_argument("--config", help="config file (default: the demo config)")
     dev.add_argument("--verbose", action="store_true", help="show the functions' own logs")
+    dev.add_argument(
+        "--fault",
+        action="append",
+        metavar="SERVICE.OPERATION=N[:KIND]",
+        help="make the functions' first N calls of an AWS operation fail (e.g. dynamodb.TransactWriteItems=3), "
+        "to see retries, the dead-letter queue and replay at work",
+    )
     dev.set_defaults(func=cmd_dev)
 
     tickets = sub.add_parser("tickets", help="list, show, reply to and resolve tickets")

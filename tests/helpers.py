@@ -12,7 +12,21 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-CORPORA = Path(os.environ.get("HELPLINE_CORPORA", REPO.parent / "shared" / "corpora"))
+
+
+def _find_corpora() -> Path:
+    """Third-party test data: $HELPLINE_CORPORA, else ../shared/corpora beside the
+    checkout, else this workplace's /work/shared/corpora (CI clones live elsewhere)."""
+    configured = os.environ.get("HELPLINE_CORPORA")
+    if configured:
+        return Path(configured)
+    for candidate in (REPO.parent / "shared" / "corpora", Path("/work/shared/corpora")):
+        if candidate.is_dir():
+            return candidate
+    return REPO.parent / "shared" / "corpora"
+
+
+CORPORA = _find_corpora()
 
 
 def corpus(*parts: str) -> Path:

@@ -25,6 +25,22 @@ _BOTO_CONFIG = BotoConfig(
 
 
 _session: Any = None
+# callables run on each new shared session: the local stack and the fault-injection
+# tests register botocore event handlers here; nothing in production does
+_session_hooks: list[Any] = []
+
+
+def add_session_hook(hook: Any) -> None:
+    """Run `hook(session)` on the shared session (now, and after every reset)."""
+    with _lock:
+        _session_hooks.append(hook)
+        if _session is not None:
+            hook(_session)
+
+
+def clear_session_hooks() -> None:
+    with _lock:
+        _session_hooks.clear()
 
 
 def client(service: str) -> Any:
@@ -43,6 +59,8 @@ def client(service: str) -> Any:
 
             if _session is None:
                 _session = boto3.session.Session()
+                for hook in _session_hooks:
+                    hook(_session)
             _clients[service] = _session.client(service, config=_BOTO_CONFIG)
         return _clients[service]
 

@@ -22,6 +22,7 @@ import hashlib
 import html as html_lib
 import mimetypes
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
@@ -164,6 +165,7 @@ _REFUSED_CODECS = frozenset(
     {"undefined", "unicode-escape", "unicode_escape", "raw-unicode-escape",
      "raw_unicode_escape", "idna", "punycode", "escape_codec", "mbcs", "oem"}
 )  # fmt: skip
+_ISO2022_ESCAPES = re.compile(rb"\x1b[$(]")
 _MULTIBYTE_PREFIXES = ("gb", "big5", "cp9", "euc", "iso2022", "shift", "utf-16", "utf-32", "hz")
 _LABEL_TOKEN = re.compile(r"[A-Za-z0-9_.:+-]{1,40}")
 
@@ -191,9 +193,11 @@ def _codec_chain(label: str | None) -> list[str]:
 
 def _try_decode(data: bytes, codec: str) -> str | None:
     try:
-        return data.decode(codec)
+        text = data.decode(codec)
     except (UnicodeDecodeError, LookupError, ValueError):
         return None
+    # Windows-1258 writes Vietnamese tones as combining marks: compose them
+    return unicodedata.normalize("NFC", text) if codec == "cp1258" else text
 
 
 def _common_gb(char: str) -> bool:
@@ -235,31 +239,26 @@ def _decode_bytes(data: bytes, charset: str | None) -> str:
     last resort decodes with replacement characters.
     """
     chain = _codec_chain(charset)
-    if b"\x1b$" in data or b"\x1b(" in data:  # ISO-2022-JP escapes, labelled or not
+    if _ISO2022_ESCAPES.search(data[:65536]):  # ISO-2022-JP, labelled or not
         chain = [*_codec_chain("iso-2022-jp"), *chain]
-    if not chain and data.isascii():
-        return data.decode("ascii")
-    candidates = [*chain, "utf-8"]
     if not chain:
+        if data.isascii():
+            return data.decode("ascii")
         text = _try_decode(data, "utf-8") or _sniff_chinese(data)
         if text is not None:
             return text
         # unlabelled and not UTF-8: decide line by line, as pasted or concatenated
         # text mixes encodings ("a GB2312 line" above "a Windows-1252 signature")
         return "\n".join(map(_decode_unlabelled_line, data.split(b"\n")))
-    if not chain or not chain[0].startswith(_MULTIBYTE_PREFIXES):
+    candidates = [*chain, "utf-8"]
+    if not chain[0].startswith(_MULTIBYTE_PREFIXES):
         candidates.append("cp1252")
-    seen: set[str] = set()
-    for codec in candidates:
-        if codec in seen:
-            continue
-        seen.add(codec)
+    for codec in dict.fromkeys(candidates):
         text = _try_decode(data, codec)
         if text is not None:
             return text
-    last = chain[0] if chain else "utf-8"
     try:
-        return data.decode(last, "replace")
+        return data.decode(chain[0], "replace")
     except (LookupError, ValueError):
         return data.decode("utf-8", "replace")
 
@@ -358,10 +357,12 @@ def _decode_header_bytes(data: bytes, hints: tuple[str, ...]) -> str:
     declares for its bodies. Text that is mostly 8-bit (CJK) tries the multi-byte
     charsets first; text with a few 8-bit letters (umlauts) tries the others first,
     because a multi-byte charset decodes such bytes "successfully" into wrong glyphs."""
-    if data.isascii() and b"\x1b" not in data:
+    if _ISO2022_ESCAPES.search(data):
+        return _decode_bytes(data, "iso-2022-jp")  # raw JIS in old Japanese mail
+    if data.isascii():
         return data.decode("ascii")
     text = _try_decode(data, "utf-8")
-    if text is not None and b"\x1b" not in data:
+    if text is not None:
         return text
     # density within the words that hold 8-bit bytes, not the ASCII address beside them
     words = [word for word in _HEADER_WORD_SPLIT.split(data) if not word.isascii()]
@@ -497,9 +498,10 @@ def _parse_params(value: str, hints: tuple[str, ...]) -> tuple[str, dict[str, st
 def _join_rfc2231(pieces: dict[int, tuple[str, bool]], hints: tuple[str, ...]) -> str:
     data = bytearray()
     charset: str | None = None
-    for index in sorted(pieces):
+    order = sorted(pieces)
+    for index in order:
         text, encoded = pieces[index]
-        if index == sorted(pieces)[0] and encoded and text.count("'") >= 2:
+        if index == order[0] and encoded and text.count("'") >= 2:  # charset'lang'value
             charset, _, rest = text.partition("'")
             text = rest.partition("'")[2]
         data.extend(unquote_to_bytes(text) if encoded else _to_bytes(text))
@@ -524,6 +526,11 @@ class _Mailbox:
     comments: list[str] = field(default_factory=list)
     angle: str | None = None
     phrase_before_angle: list[_Token] = field(default_factory=list)
+    has_at: bool = False  # kept up to date so a ":" never rescans the tokens
+
+    def add(self, token: _Token) -> None:
+        self.tokens.append(token)
+        self.has_at = self.has_at or "@" in token.text
 
 
 def _read_quoted(value: str, start: int) -> tuple[str, int]:
@@ -580,7 +587,7 @@ class _AddressScanner:
 
     def end_atom(self) -> None:
         if self.atom:
-            self.box.tokens.append(_Token("".join(self.atom), False, self.space))
+            self.box.add(_Token("".join(self.atom), False, self.space))
             self.atom.clear()
             self.space = False
 
@@ -609,7 +616,7 @@ class _AddressScanner:
         """A quoted string, a comment or an <angle-addr>; returns the index after it."""
         if char == '"':
             text, index = _read_quoted(self.value, index)
-            self.box.tokens.append(_Token(text, True, self.space))
+            self.box.add(_Token(text, True, self.space))
             self.space = False
             return index
         if char == "(":
@@ -631,7 +638,7 @@ class _AddressScanner:
             self.end_atom()
             self.boxes.append(box)
             self.box = _Mailbox()
-        elif char == ":" and box.angle is None and not any("@" in t.text for t in box.tokens):
+        elif char == ":" and box.angle is None and not box.has_at:
             self.end_atom()
             self.box = _Mailbox()  # "group name:" starts a group; the name is no address
         elif char in " \t\r\n":
@@ -673,13 +680,14 @@ def _join_tokens(tokens: list[_Token], *, quote: bool) -> str:
 
 def _bare_mailbox(box: _Mailbox) -> tuple[str, str]:
     """A mailbox without <angle brackets>: `user@host (Name)`, `"user"@host`, `MAILER-DAEMON`."""
-    words: list[str] = []  # tokens not separated by whitespace form one word
+    pieces: list[list[str]] = []  # tokens not separated by whitespace form one word
     for token in box.tokens:
         text = f'"{token.text}"' if token.quoted else token.text
-        if words and not token.space_before:
-            words[-1] += text
+        if pieces and not token.space_before:
+            pieces[-1].append(text)
         else:
-            words.append(text)
+            pieces.append([text])
+    words = ["".join(piece) for piece in pieces]
     comment = " ".join(box.comments)
     with_at = [index for index, word in enumerate(words) if "@" in word]
     if not with_at:
@@ -785,6 +793,20 @@ def _message_id(value: str | None) -> str | None:
 
 _UU_BEGIN = re.compile(r"begin(?:-base64)? [0-7]{3,4} (\S.{0,1000})")
 _MIME_TYPES = mimetypes.MimeTypes(filenames=())  # built-in table only: same on every host
+_EXTENSIONS = {  # common in mail; missing from (or odd in) the built-in table
+    "text/calendar": ".ics",
+    "text/vcard": ".vcf",
+    "image/pjpeg": ".jpg",
+    "application/pkcs7-signature": ".p7s",
+    "application/x-pkcs7-signature": ".p7s",
+    "application/pkcs7-mime": ".p7m",
+    "application/x-pkcs7-mime": ".p7m",
+    "application/pgp-signature": ".asc",
+    "application/pgp-encrypted": ".asc",
+    "application/ms-tnef": ".dat",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+}
 _HTML_META_CHARSET = re.compile(rb"""charset\s{0,8}=\s{0,8}["']?\s{0,8}([A-Za-z0-9_.:-]{1,40})""")
 _CID_END = frozenset("\"'>) \t\r\n")
 
@@ -903,14 +925,15 @@ def _content_type(headers: _Headers, part: Message) -> tuple[str, dict[str, str]
     return ctype, params
 
 
+_TAG_END = frozenset(("/", ">", " ", "\t", "\r", "\n"))
+
+
 def _cut_element(html: str, tag: str) -> str:
     """`html` without its first <tag>...</tag> element (tag name matched exactly)."""
     lower = html.lower()
     opening = f"<{tag}"
     start = lower.find(opening)
-    while start >= 0 and lower[start + len(opening) : start + len(opening) + 1] not in (
-        ">", " ", "/", "\t", "\r", "\n",
-    ):
+    while start >= 0 and lower[start + len(opening) : start + len(opening) + 1] not in _TAG_END:
         start = lower.find(opening, start + 1)  # "<header" is not "<head"
     if start < 0:
         return html
@@ -959,7 +982,7 @@ def _synthesized_filename(ctype: str) -> str:
         return "rfc822-headers.txt"
     if major == "message":
         return "message.eml"
-    extension = _MIME_TYPES.guess_extension(ctype, strict=False)
+    extension = _EXTENSIONS.get(ctype) or _MIME_TYPES.guess_extension(ctype, strict=False)
     if extension is None:
         if major == "text":
             extension = ".txt"
@@ -1138,9 +1161,7 @@ class _Walk:
         keep.extend(lines[last:])
         return "\n".join(keep)
 
-    def _attach(
-        self, part: Message, headers: _Headers, ctype: str, params: dict[str, str]
-    ) -> None:
+    def _attach(self, part: Message, headers: _Headers, ctype: str, params: dict[str, str]) -> None:
         cte = _cte(headers)
         disposition = headers.params("content-disposition")[0].lower()
         filename = _filename(headers, params)
@@ -1151,6 +1172,10 @@ class _Walk:
             content = _decode_cte(_to_bytes(payload or ""), cte)
         if ctype in _EMBEDDED_TYPES:
             embedded = payload[0] if isinstance(payload, list) and payload else None
+            if cte in ("base64", "quoted-printable"):
+                # not allowed for message/rfc822, but sent: the stdlib parsed the
+                # encoded text as a message, so read the headers of the decoded one
+                embedded = BytesParser(policy=policy.compat32).parsebytes(content, headersonly=True)
             if isinstance(embedded, Message):
                 inner = _Headers(embedded, self.hints)
                 self.embedded_ids.extend(filter(None, [_message_id(inner.text("message-id"))]))
@@ -1177,6 +1202,46 @@ class _Walk:
         )
 
 
+_NESTING_TAG = re.compile(
+    r"<(/?)(div|span|font|b|i|u|em|strong|blockquote|table|tbody|tr|td|ul|ol|a|center|small"
+    r"|big|sub|sup|s|strike|section|article)[\s>/]",
+    re.IGNORECASE,
+)
+_MAX_NESTING = 2000
+_MAX_TEXT_RUN = 1_000_000
+_BLOCK_BREAK = re.compile(r"(?i)<(?:br|/p|/div|/tr|/li|/h[1-6]|/blockquote)\b[^<>]{0,4096}>")
+_ANY_TAG = re.compile(r"<[^<>]{0,4096}>")
+
+
+def _hostile_html(html: str) -> bool:
+    """Markup the sanitizer (html5ever) handles in quadratic time: tens of thousands of
+    nested elements, or a megabyte-long text run. No real mail looks like this."""
+    depth = deepest = 0
+    for match in _NESTING_TAG.finditer(html):
+        depth = max(0, depth - 1) if match.group(1) else depth + 1
+        deepest = max(deepest, depth)
+    return deepest > _MAX_NESTING or max(map(len, html.split("<"))) > _MAX_TEXT_RUN
+
+
+def _strip_tags(html: str) -> str:
+    text = _ANY_TAG.sub("", _BLOCK_BREAK.sub("\n", html))
+    return "\n".join(_normalize_space(line) for line in html_lib.unescape(text).split("\n"))
+
+
+def _html_text(html: str) -> str:
+    """Plain text of an HTML fragment, from the sanitizer's well-formed output (the
+    stdlib parser behind html_to_text is quadratic on runs of unclosed "<tag")."""
+    if _hostile_html(html):
+        return _strip_tags(html)
+    return html_to_text(sanitize_html(html))
+
+
+def _safe_html(html: str) -> str:
+    if _hostile_html(html):
+        return _text_to_html(_strip_tags(html))  # escaped text: safe without the sanitizer
+    return sanitize_html(html)
+
+
 def _has_content(body: _Body | None) -> TypeGuard[_Body]:
     return body is not None and bool((body.text or "").strip() or (body.html or "").strip())
 
@@ -1188,7 +1253,7 @@ def _concatenate(bodies: list[_Body | None]) -> _Body | None:
         return None
     if len(shown) == 1:
         return shown[0]
-    texts = [b.text if b.text is not None else html_to_text(b.html or "") for b in shown]
+    texts = [b.text if b.text is not None else _html_text(b.html or "") for b in shown]
     text = "\n".join(t.strip("\n") for t in texts if t.strip())
     if all(b.html is None for b in shown):
         return _Body(text=text)
@@ -1245,23 +1310,24 @@ _BOUNCE_SENDERS = frozenset({"mailer-daemon", "postmaster"})
 
 def _dsn_blocks(text: str) -> list[dict[str, str]]:
     """The field blocks of a message/delivery-status body (unfolded, names lower-cased)."""
-    blocks: list[dict[str, str]] = []
-    current: dict[str, str] = {}
-    last: str | None = None
+    blocks: list[dict[str, list[str]]] = []
+    current: dict[str, list[str]] = {}
+    last: list[str] | None = None
     for line in text.replace("\r\n", "\n").split("\n"):
         if not line.strip():
             if current:
                 blocks.append(current)
             current, last = {}, None
-        elif line[0] in " \t" and last is not None:
-            current[last] += " " + line.strip()
+        elif line[0] in " \t":
+            if last is not None:
+                last.append(line.strip())
         elif ":" in line:
             key, _, value = line.partition(":")
-            last = key.strip().lower()
-            current.setdefault(last, value.strip())
+            last = [value.strip()]
+            current.setdefault(key.strip().lower(), last)  # the first field of a name wins
     if current:
         blocks.append(current)
-    return blocks
+    return [{key: " ".join(parts) for key, parts in block.items()} for block in blocks]
 
 
 def _after_type(value: str) -> str:
@@ -1270,7 +1336,7 @@ def _after_type(value: str) -> str:
 
 
 def _parse_dsn(texts: list[str]) -> tuple[list[str], str, str, str]:
-    failed: list[str] = []
+    failed: dict[str, None] = {}  # ordered and de-duplicated
     recipients: list[dict[str, str]] = []
     for text in texts:
         for block in _dsn_blocks(text):
@@ -1280,8 +1346,8 @@ def _parse_dsn(texts: list[str]) -> tuple[list[str], str, str, str]:
         if block.get("action", "").strip().lower().startswith("failed"):
             for key in ("final-recipient", "original-recipient"):
                 address = _after_type(block.get(key, "")).strip("<> ").lower()
-                if address and address not in failed:
-                    failed.append(address)
+                if address:
+                    failed.setdefault(address)
     chosen = next(
         (b for b in recipients if b.get("action", "").strip().lower().startswith("failed")),
         recipients[0] if recipients else {},
@@ -1290,7 +1356,7 @@ def _parse_dsn(texts: list[str]) -> tuple[list[str], str, str, str]:
     action = words[0] if words and words[0] in _BOUNCE_ACTIONS else "unknown"
     diagnostic = _normalize_space(_after_type(chosen.get("diagnostic-code", "")))
     status_match = _STATUS_CODE.search(chosen.get("status", "")) or _STATUS_CODE.search(diagnostic)
-    return failed, action, status_match.group(1) if status_match else "", diagnostic
+    return list(failed), action, status_match.group(1) if status_match else "", diagnostic
 
 
 def _original_id_in_text(texts: list[str]) -> str | None:
@@ -1350,8 +1416,13 @@ def _skip_leading_junk(raw: bytes) -> bytes:
             known = match is None or _is_known_header(_header_name(line))
             return raw[position:] if known else raw
         if end < 0:
-            return raw
+            break
         position = end + 1
+    first_end = raw.find(b"\n", 0, 2000)
+    if raw[: first_end if first_end >= 0 else 2000].strip():
+        # no header at all: say so with an empty header block, or the stdlib drops a
+        # first line that starts with a blank or a ":" as a broken header
+        return b"\n" + raw
     return raw
 
 
@@ -1504,10 +1575,10 @@ def parse_mail(raw: bytes) -> ParsedMail:
     if not headers.items and not has_body:
         raise RejectedInput("empty_mail", "The mail has no headers and no body.")
 
-    raw_html = body.html
+    safe_html = _safe_html(body.html) if body.html is not None else None
     text = body.text or ""
-    if not text.strip() and raw_html is not None:
-        text = html_to_text(raw_html)
+    if not text.strip() and body.html is not None:
+        text = _html_text(body.html)
     # some mailers write two From headers, the first without an address
     from_ = next(
         (a for a in map(_single, headers.all_unfolded("from")) if a and "@" in a.email),
@@ -1530,9 +1601,9 @@ def parse_mail(raw: bytes) -> ParsedMail:
         in_reply_to=extract_message_ids(headers.text("in-reply-to") or ""),
         references=references,
         text=text.strip("\n"),
-        html=sanitize_html(raw_html) if raw_html is not None else None,
-        content_type="text/html" if raw_html is not None else "text/plain",
-        attachments=_attachments(walk, raw_html),
+        html=safe_html,
+        content_type="text/html" if safe_html is not None else "text/plain",
+        attachments=_attachments(walk, body.html),
         headers=headers.decoded_items(),
         bounce=_bounce(walk, from_, texts, failed_recipients),
         defects=tuple(dict.fromkeys(walk.defects)),

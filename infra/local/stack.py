@@ -46,6 +46,7 @@ class DevOptions:
     state_dir: Path = Path(".helpline")
     retry_delays: tuple[float, ...] = (1.0, 2.0)
     verbose: bool = False
+    faults: list[str] = field(default_factory=list)  # "service.Operation=N[:kind]"
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -97,6 +98,9 @@ class DevStack:
         # 1. the embedded AWS
         from moto.server import ThreadedMotoServer
 
+        from infra.local import moto_patches
+
+        moto_patches.install()
         self._moto = ThreadedMotoServer(ip_address=HOST, port=self.aws_port, verbose=False)
         self._moto.start()
         self.aws_endpoint = f"http://{HOST}:{self.aws_port}"
@@ -111,6 +115,12 @@ class DevStack:
         from infra.local.resources import create_shared_stack, verify_sender_domain
 
         aws_clients.reset_clients()
+        if self.options.faults:
+            from infra.local.faults import FaultInjector
+
+            injector = FaultInjector.parse(self.options.faults)
+            aws_clients.add_session_hook(injector.install)
+            log.warning("injecting faults into the functions' AWS calls: %s", ", ".join(self.options.faults))
         session = boto3.session.Session()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from moto import mock_aws
 from functions.core import aws as aws_clients
 from functions.core.store import TicketStore
 from functions.email_ingest import wiring as email_wiring
-from infra.local import ses
+from infra.local import moto_patches, ses
 from infra.local.resources import (
     DEMO_CONFIG,
     SharedResources,
@@ -105,35 +104,17 @@ class Harness:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def _make_moto_writes_atomic(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DynamoDB applies each conditional write and transaction atomically; moto's
-    in-process backend does not lock across threads. Serialize its write operations so
-    concurrency tests exercise our logic against DynamoDB's real guarantee."""
-    import functools
-
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        original = getattr(DynamoDBBackend, name)
-
-        @functools.wraps(original)
-        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            with lock:
-                return __original(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, locked)
-
-
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    _make_moto_writes_atomic(monkeypatch)
+    moto_patches.install()  # DynamoDB's atomicity, and transactions that do not copy the table
     for name in list(os.environ):
         if name.startswith("AWS_ENDPOINT_URL") or name.startswith("HELPLINE_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    # botocore sends stream calls to <account>.streams-ddb..., which moto's mock does not route
+    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Helpline")
     monkeypatch.setenv("POWERTOOLS_DEV", "false")
     with warnings.catch_warnings():

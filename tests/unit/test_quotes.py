@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -17,13 +16,11 @@ from functions.core.quotes import (
     split_reply_html,
     strip_reply,
 )
+from tests.helpers import CORPORA
 
 
 def _corpora() -> Path:
-    configured = os.environ.get("HELPLINE_CORPORA")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[3] / "shared" / "corpora"
+    return CORPORA
 
 
 def _steps(text: str) -> int:

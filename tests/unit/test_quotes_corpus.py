@@ -39,6 +39,7 @@ import pytest
 
 from functions.core.html import html_to_text
 from functions.core.quotes import ReplyParts, split_reply, split_reply_html
+from tests.helpers import CORPORA
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -50,10 +51,7 @@ _BASELINE = Path(__file__).resolve().parents[1] / "fixtures" / "quotes-corpus-ba
 
 
 def _corpora() -> Path:
-    configured = os.environ.get("HELPLINE_CORPORA")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[3] / "shared" / "corpora"
+    return CORPORA
 
 
 @dataclass
@@ -111,7 +109,11 @@ def _talon_cases(root: Path) -> Iterator[Outcome]:
         if fixture:
             path = base / fixture.removeprefix("file:")
             raw = path.read_text(encoding="utf-8", errors="replace")
-            source = _first_text_part(raw) if path.suffix == ".eml" and "standard_replies" in fixture else raw
+            source = (
+                _first_text_part(raw)
+                if path.suffix == ".eml" and "standard_replies" in fixture
+                else raw
+            )
         assert isinstance(source, str)
         if "html" in function:
             if expected is None:

@@ -1,0 +1,126 @@
+"""End-to-end tests: `helpline dev` as a subprocess, used through real clients and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import smtplib
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import REPO
+
+
+class Stack:
+    def __init__(self, process: subprocess.Popen[str], state_dir: Path, ready: str) -> None:
+        self.process = process
+        self.state_dir = state_dir
+        self.ready = ready
+        self.info = json.loads((state_dir / "dev.json").read_text())
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "infra.cli", *args, "--state-dir", str(self.state_dir)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=REPO,
+            timeout=60,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"helpline {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.cli(*args, "--json").stdout)
+
+    def send(self, message: EmailMessage | bytes) -> None:
+        with smtplib.SMTP(self.info["smtp_host"], self.info["smtp_port"], timeout=30) as smtp:
+            if isinstance(message, bytes):
+                smtp.sendmail("", ["support@helpline.test"], message)  # a bounce has a null sender
+            else:
+                smtp.send_message(message)
+
+    def wait_for(self, condition: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = condition()
+            if value:
+                return value
+            time.sleep(0.3)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    def tickets(self) -> list[dict[str, Any]]:
+        return self.json("tickets", "list")
+
+    def outbox(self) -> list[dict[str, Any]]:
+        return self.json("outbox")
+
+    def ticket_where(self, ticket_id: str, condition: Callable[[dict[str, Any]], bool]) -> Any:
+        """`tickets show --json` of the ticket once `condition` holds, else None."""
+        shown = self.json("tickets", "show", ticket_id)
+        return shown if condition(shown) else None
+
+
+def start_stack(state_dir: Path, *extra_args: str) -> Iterator[Stack]:
+    """Run `helpline dev` on free ports until the generator is closed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HELPLINE_"))}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "infra.cli",
+            "dev",
+            "--aws-port",
+            "0",
+            "--http-port",
+            "0",
+            "--smtp-port",
+            "0",
+            "--state-dir",
+            str(state_dir),
+            *extra_args,
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    ready = ""
+    deadline = time.monotonic() + 90
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line.startswith("helpline dev ready:"):
+            ready = line
+            break
+        if process.poll() is not None:
+            break
+    if not ready:
+        process.kill()
+        raise AssertionError(
+            f"helpline dev did not become ready: {process.stderr.read() if process.stderr else ''}"
+        )
+    try:
+        yield Stack(process, state_dir, ready)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from start_stack(tmp_path_factory.mktemp("helpline-state"))
