@@ -19,7 +19,11 @@ from botocore.exceptions import ReadTimeoutError
 
 KINDS = {
     "throttle": (400, "ThrottlingException", "Rate exceeded"),
-    "dynamodb-throttle": (400, "ProvisionedThroughputExceededException", "Throughput exceeds the limit"),
+    "dynamodb-throttle": (
+        400,
+        "ProvisionedThroughputExceededException",
+        "Throughput exceeds the limit",
+    ),
     "server": (500, "InternalServerError", "Internal server error"),
     "unavailable": (503, "ServiceUnavailable", "Service unavailable"),
 }
@@ -46,7 +50,11 @@ class FaultInjector:
         for spec in specs:
             operation, _, rest = spec.partition("=")
             count, _, kind = (rest or "1").partition(":")
-            if "." not in operation or not count.isdigit() or (kind and kind not in {*KINDS, "timeout"}):
+            if (
+                "." not in operation
+                or not count.isdigit()
+                or (kind and kind not in {*KINDS, "timeout"})
+            ):
                 raise ValueError(
                     f"bad fault {spec!r}: use service.Operation=N[:kind], kinds: {', '.join([*KINDS, 'timeout'])}"
                 )
@@ -61,7 +69,12 @@ class FaultInjector:
         with self._lock:
             self.calls[operation] += 1
             fault = next(
-                (f for f in self.faults if f.operation == operation and self.fired[operation] < f.times), None
+                (
+                    f
+                    for f in self.faults
+                    if f.operation == operation and self.fired[operation] < f.times
+                ),
+                None,
             )
             if fault is None:
                 return None
@@ -70,8 +83,10 @@ class FaultInjector:
             raise ReadTimeoutError(endpoint_url=f"https://{operation}.injected")
         status, code, message = KINDS[fault.kind]
         response = AWSResponse(f"https://{operation}.injected", status, {}, None)
-        parsed = {"Error": {"Code": code, "Message": f"{message} (injected)"},
-                  "ResponseMetadata": {"HTTPStatusCode": status}}
+        parsed = {
+            "Error": {"Code": code, "Message": f"{message} (injected)"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        }
         return response, parsed
 
 

@@ -86,7 +86,9 @@ def _serialized(method: Any) -> Any:
     return locked
 
 
-def _journal(backend: Any, transact_items: list[dict[str, Any]], dynamo_type: type) -> list[tuple[Any, ...]]:
+def _journal(
+    backend: Any, transact_items: list[dict[str, Any]], dynamo_type: type
+) -> list[tuple[Any, ...]]:
     """The current state of every item the transaction may write, and stream lengths."""
     entries: list[tuple[Any, ...]] = []
     streams: dict[int, tuple[Any, int]] = {}
@@ -99,8 +101,14 @@ def _journal(backend: Any, transact_items: list[dict[str, Any]], dynamo_type: ty
             if table.hash_key_attr not in key:
                 continue
             hash_value = dynamo_type(key[table.hash_key_attr])
-            range_value = dynamo_type(key[table.range_key_attr]) if table.range_key_attr in key else None
-            current = table.get_item(hash_value, range_value) if (range_value or not table.has_range_key) else None
+            range_value = (
+                dynamo_type(key[table.range_key_attr]) if table.range_key_attr in key else None
+            )
+            current = (
+                table.get_item(hash_value, range_value)
+                if (range_value or not table.has_range_key)
+                else None
+            )
             entries.append(("item", table, hash_value, range_value, _copy.deepcopy(current)))
             if table.stream_shard is not None:
                 streams[id(table)] = (table.stream_shard, len(table.stream_shard.items))

@@ -120,7 +120,9 @@ class DevStack:
 
             injector = FaultInjector.parse(self.options.faults)
             aws_clients.add_session_hook(injector.install)
-            log.warning("injecting faults into the functions' AWS calls: %s", ", ".join(self.options.faults))
+            log.warning(
+                "injecting faults into the functions' AWS calls: %s", ", ".join(self.options.faults)
+            )
         session = boto3.session.Session()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -91,10 +91,16 @@ def test_exhausted_retries_land_in_the_dead_letter_queue_and_replay_recovers(aws
 
     inject("dynamodb.TransactWriteItems=3")
     invoker = AsyncInvoker(
-        "email_ingest", on_inbound_mail, dlq_url=aws.resources.mail_dlq_url,
-        sqs_client=aws.session.client("sqs"), retry_delays=(0.0,),
+        "email_ingest",
+        on_inbound_mail,
+        dlq_url=aws.resources.mail_dlq_url,
+        sqs_client=aws.session.client("sqs"),
+        retry_delays=(0.0,),
     )
-    event = ses.sns_event(aws.notification(make_mail(), received_at=TUESDAY), topic_arn=aws.resources.inbound_topic_arn)
+    event = ses.sns_event(
+        aws.notification(make_mail(), received_at=TUESDAY),
+        topic_arn=aws.resources.inbound_topic_arn,
+    )
     record = invoker.invoke(event)
     assert record.done.wait(30)
     invoker.shutdown()
@@ -104,7 +110,9 @@ def test_exhausted_retries_land_in_the_dead_letter_queue_and_replay_recovers(aws
     components = wiring.build(wiring.Settings.from_env())
     admin = Admin(
         store=components.store,
-        email=EmailIngestService(config=components.config, intake=components.intake, blobs=components.blobs),
+        email=EmailIngestService(
+            config=components.config, intake=components.intake, blobs=components.blobs
+        ),
         sqs_client=aws.session.client("sqs"),
         mail_dlq_url=aws.resources.mail_dlq_url,
     )

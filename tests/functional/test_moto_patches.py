@@ -16,13 +16,19 @@ def _put(table: str, pk: str, value: str, condition: str | None = None) -> dict:
 def test_a_cancelled_transaction_leaves_items_and_stream_as_they_were(aws):
     dynamodb = aws.session.client("dynamodb")
     table = aws.resources.table
-    dynamodb.put_item(TableName=table, Item={"PK": {"S": "A"}, "SK": {"S": "X"}, "v": {"S": "before"}})
+    dynamodb.put_item(
+        TableName=table, Item={"PK": {"S": "A"}, "SK": {"S": "X"}, "v": {"S": "before"}}
+    )
     streams = aws.session.client("dynamodbstreams")
     stream_arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0][
+        "ShardId"
+    ]
 
     def stream_records() -> int:
-        iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        iterator = streams.get_shard_iterator(
+            StreamArn=stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+        )
         return len(streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"])
 
     records_before = stream_records()
@@ -37,7 +43,9 @@ def test_a_cancelled_transaction_leaves_items_and_stream_as_they_were(aws):
     assert cancelled.value.response["Error"]["Code"] == "TransactionCanceledException"
     item = dynamodb.get_item(TableName=table, Key={"PK": {"S": "A"}, "SK": {"S": "X"}})["Item"]
     assert item["v"]["S"] == "before"
-    assert "Item" not in dynamodb.get_item(TableName=table, Key={"PK": {"S": "B"}, "SK": {"S": "X"}})
+    assert "Item" not in dynamodb.get_item(
+        TableName=table, Key={"PK": {"S": "B"}, "SK": {"S": "X"}}
+    )
     assert stream_records() == records_before
 
 
