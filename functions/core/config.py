@@ -12,7 +12,6 @@ variables once and passes plain values in.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
@@ -21,6 +20,49 @@ from typing import Any
 
 import yaml
 
+from functions.core.config_fields import WEEKDAYS as _WEEKDAYS
+from functions.core.config_fields import (
+    boolean as _boolean,
+)
+from functions.core.config_fields import (
+    dates as _dates,
+)
+from functions.core.config_fields import (
+    email_address as _email_address,
+)
+from functions.core.config_fields import (
+    identifier as _identifier,
+)
+from functions.core.config_fields import (
+    integer as _integer,
+)
+from functions.core.config_fields import (
+    language as _language,
+)
+from functions.core.config_fields import (
+    list_of as _list,
+)
+from functions.core.config_fields import (
+    mapping as _mapping,
+)
+from functions.core.config_fields import (
+    number as _number,
+)
+from functions.core.config_fields import (
+    only as _only,
+)
+from functions.core.config_fields import (
+    required as _required,
+)
+from functions.core.config_fields import (
+    text as _text,
+)
+from functions.core.config_fields import (
+    weekday_range as _weekday_range,
+)
+from functions.core.config_fields import (
+    window as _window,
+)
 from functions.core.errors import ConfigError
 from functions.core.hours import Calendar, CalendarSpec, CalendarSpecError
 from functions.core.models import Channel
@@ -38,10 +80,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_PATH = REPO_ROOT / "infra" / "config" / "demo.yaml"
 DEFAULT_TEMPLATES_DIR = REPO_ROOT / "templates"
 
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_LANG = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
-_IDENT = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PRIORITIES = ("low", "normal", "high", "urgent")
 
 
@@ -118,6 +156,8 @@ class Config:
     routing: Routing
     replies: Replies
     email: EmailSettings
+    # a chat or social message this soon after its ticket was solved reopens it
+    reopen_window_hours: int = 72
     source: str = ""
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
@@ -429,114 +469,3 @@ def _email(node: Mapping[str, Any], brand: Brand) -> EmailSettings:
     if size > 40:
         raise ConfigError("email.max_message_mb", "SES receives at most 40 MB")
     return EmailSettings(addresses=addresses, spam=spam, max_message_mb=size)
-
-
-# -- field helpers: each names the field it checks ------------------------------------------
-
-
-def _required(node: Mapping[str, Any], key: str, path: str) -> Any:
-    if key not in node or node[key] is None:
-        where = key if path == "(root)" else f"{path}.{key}"
-        raise ConfigError(where, "is required")
-    return node[key]
-
-
-def _only(node: Mapping[str, Any], path: str, allowed: set[str]) -> None:
-    for key in node:
-        if key not in allowed:
-            where = str(key) if path == "(root)" else f"{path}.{key}"
-            raise ConfigError(where, f"unknown field (allowed: {', '.join(sorted(allowed))})")
-
-
-def _mapping(value: Any, path: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(path, f"must be a mapping, not {type(value).__name__}")
-    return value
-
-
-def _list(value: Any, path: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise ConfigError(path, f"must be a list, not {type(value).__name__}")
-    return value
-
-
-def _text(value: Any, path: str, *, allow_empty: bool = False) -> str:
-    if not isinstance(value, str) or (not allow_empty and not value.strip()):
-        raise ConfigError(path, "must be a non-empty string")
-    return value.strip()
-
-
-def _identifier(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not _IDENT.match(value):
-        raise ConfigError(path, "names are lower-case letters, digits, - and _ (max 40)")
-    return value
-
-
-def _language(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not _LANG.match(value.lower()):
-        raise ConfigError(path, f"{value!r} is not a language code like 'en' or 'pt-br'")
-    return value.lower()
-
-
-def _email_address(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not _EMAIL.match(value.strip()):
-        raise ConfigError(path, f"{value!r} is not an email address")
-    return value.strip().lower()
-
-
-def _number(value: Any, path: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(path, "must be a number")
-    return float(value)
-
-
-def _integer(value: Any, path: str, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(path, "must be a whole number")
-    if value < minimum:
-        raise ConfigError(path, f"must be at least {minimum}")
-    return value
-
-
-def _boolean(value: Any, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(path, "must be true or false")
-    return value
-
-
-def _weekday_range(key: str, path: str) -> list[int]:
-    parts = key.lower().split("-")
-    if len(parts) not in (1, 2) or any(p not in _WEEKDAYS for p in parts):
-        raise ConfigError(path, "use a day (mon) or a range of days (mon-fri)")
-    first = _WEEKDAYS.index(parts[0])
-    last = _WEEKDAYS.index(parts[-1])
-    if last < first:
-        raise ConfigError(path, "a day range runs forward, like mon-fri")
-    return list(range(first, last + 1))
-
-
-def _window(value: Any, path: str) -> tuple[time, time]:
-    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", str(value))
-    if not match:
-        raise ConfigError(path, f"{value!r} is not a window like '09:00-17:30'")
-    h1, m1, h2, m2 = (int(g) for g in match.groups())
-    if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2):
-        raise ConfigError(path, f"{value!r} is not a valid time of day")
-    start = time(h1, m1)
-    end = time(0, 0) if h2 == 24 else time(h2, m2)
-    if start == end:
-        raise ConfigError(path, "a window must not be empty")
-    return start, end
-
-
-def _dates(value: Any, path: str) -> list[date]:
-    result = []
-    for i, item in enumerate(_list(value, path)):
-        if isinstance(item, date):
-            result.append(item)
-            continue
-        try:
-            result.append(date.fromisoformat(str(item)))
-        except ValueError as exc:
-            raise ConfigError(f"{path}[{i}]", f"{item!r} is not a date like 2026-12-24") from exc
-    return result

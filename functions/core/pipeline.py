@@ -33,6 +33,7 @@ from functions.core.models import (
     Identity,
     InboundMessage,
     Message,
+    MessageKind,
     Ticket,
     TicketEvent,
     TicketStatus,
@@ -41,11 +42,13 @@ from functions.core.redact import redact_identity
 from functions.core.replies import ReplySituation, TemplateRenderer, decide_reply
 from functions.core.routing import RoutingPublisher, routing_message
 from functions.core.store import (
+    AnnotateMessage,
     ClaimExternalId,
     IntakeRecord,
     Intent,
     LinkIdentity,
     Lookup,
+    PointConversation,
     PutCustomer,
     PutEvents,
     PutMessage,
@@ -56,7 +59,7 @@ from functions.core.store import (
     TicketStore,
     TransactionConflict,
 )
-from functions.core.timeutil import Clock, utcnow
+from functions.core.timeutil import Clock, to_iso, utcnow
 
 if TYPE_CHECKING:
     from functions.core.config import Config
@@ -91,6 +94,9 @@ class Findings:
     ticket: Ticket | None = None  # follow_up, bounce
     follow_up_via: str | None = None
     previous_ticket: str | None = None  # a closed ticket this message continues
+    # the ticket the platform conversation pointed at when we read it (None: no pointer);
+    # a new ticket moves the pointer only if it still says this
+    conversation_ticket: str | None = None
     identity: Identity | None = None  # identify_customer
     customer: Customer | None = None
     customer_version: int | None = None  # None: a new customer
@@ -245,6 +251,8 @@ class Intake:
     def process(
         self, message: InboundMessage, *, replay_event: dict[str, Any] | None = None
     ) -> Outcome:
+        if message.kind is not MessageKind.MESSAGE:
+            return self.annotate(message, replay_event=replay_event)
         for attempt in range(4):
             snapshot = self.store.lookup(self.lookups_for(message))
             existing = snapshot.intake(message.channel, message.external_id)
@@ -291,6 +299,10 @@ class Intake:
         from functions.core.filters.identify_customer import customer_id_for
 
         lookups = [Lookup.message(message.channel, message.external_id)]
+        if message.target_external_id:
+            lookups.append(Lookup.message(message.channel, message.target_external_id))
+        if message.conversation_key:
+            lookups.append(Lookup.conversation(message.channel, message.conversation_key))
         if message.channel is Channel.EMAIL:
             lookups += [Lookup.message(Channel.EMAIL, mid) for mid in thread_ids(message)[:40]]
             lookups += [Lookup.ticket(token) for token in subject_tokens(message.subject)[:5]]
@@ -540,6 +552,16 @@ class Intake:
         else:
             event("auto_reply_skipped", reason=skipped)
 
+        if is_new and message.conversation_key:
+            intents.append(
+                PointConversation(
+                    channel=message.channel,
+                    conversation=message.conversation_key,
+                    ticket_id=ticket.id,
+                    previous_ticket_id=f.conversation_ticket,
+                )
+            )
+
         events = [replace(e, ticket_id=ticket.id) for e in events]
         intents[:0] = [
             PutTicket(ticket, expected_version),
@@ -621,6 +643,7 @@ class Intake:
                 spam=f.spam,
                 undeliverable=str(f.identity) in f.customer.undeliverable,
                 channel_can_reply=message.channel in self.senders,
+                live_channel=message.channel is Channel.CHAT,
             ),
         )
         if not decision.send or decision.template is None:
@@ -814,6 +837,8 @@ class Intake:
                 },
             ),
         )
+        if reply.channel is not Channel.EMAIL and provider_id:
+            self.store.record_outbound_id(reply, provider_id)
         return "sent"
 
     def _release_claim(self, record: IntakeRecord) -> None:
@@ -853,6 +878,111 @@ class Intake:
             reply=reply,
         )
 
+    # -- reactions, edits, unsends, statuses, echoes ----------------------------------------
+
+    def annotate(
+        self, message: InboundMessage, *, replay_event: dict[str, Any] | None = None
+    ) -> Outcome:
+        """Record an event about an existing message on that message, exactly once.
+
+        Never a new ticket: a reaction or an edit belongs to the message it is about, a
+        delivery or read status to the message we sent, and an echo is our own send
+        coming back. Statuses and echoes for messages we do not know are ignored (the
+        platform also reports sends made outside Helpline); a customer's reaction, edit
+        or unsend whose message we do not hold is quarantined so it can be replayed.
+        """
+        snapshot = self.store.lookup(self.lookups_for(message))
+        if snapshot.intake(message.channel, message.external_id) is not None:
+            return Outcome(status="duplicate", reason="already recorded")
+        target = (
+            snapshot.intake(message.channel, message.target_external_id)
+            if message.target_external_id
+            else None
+        )
+        kind = message.kind
+        if kind is MessageKind.ECHO:
+            return Outcome(
+                status="ignored",
+                ticket_id=target.ticket_id if target else None,
+                reason="echo of our own send" if target else "echo of a send made elsewhere",
+            )
+        if target is None or not target.message_sk:
+            if kind is MessageKind.STATUS:
+                return Outcome(status="ignored", reason="status of a message we did not send")
+            return self.quarantine(
+                channel=message.channel,
+                reason="annotation_target_unknown",
+                detail=f"{kind.value} for message {message.target_external_id!r}, not on any ticket",
+                received_at=message.received_at,
+                raw_ref=message.raw_ref,
+                event=replay_event,
+                external_id=message.external_id,
+                sender=redact_identity(message.sender),
+            )
+        extra = dict(message.extra)
+        at = to_iso(message.received_at)
+        who = str(message.sender) if message.sender else ""
+        annotation = AnnotateMessage(ticket_id=target.ticket_id, message_sk=target.message_sk)
+        detail: dict[str, Any] = {"message": target.message_id}
+        if kind is MessageKind.REACTION:
+            reaction = {
+                "emoji": extra.get("reaction", ""),
+                "action": extra.get("reaction_action", "react"),
+                "by": who,
+                "at": at,
+            }
+            annotation = replace(annotation, reaction=reaction)
+            detail.update(emoji=reaction["emoji"], action=reaction["action"])
+            event_type = "reaction"
+        elif kind is MessageKind.EDIT:
+            annotation = replace(annotation, edit={"text": message.text, "at": at, "by": who})
+            event_type = "message_edited"
+        elif kind is MessageKind.UNSEND:
+            annotation = replace(annotation, deleted=True)
+            event_type = "message_unsent"
+        else:  # STATUS
+            state = _delivery_state(extra.get("status", ""))
+            if state is None:
+                return Outcome(status="ignored", reason=f"unknown status {extra.get('status')!r}")
+            current = self.store.get_message(target.ticket_id, target.message_sk)
+            if current is not None and not _moves_forward(current.delivery, state):
+                return Outcome(
+                    status="ignored", ticket_id=target.ticket_id, reason="an older status"
+                )
+            annotation = replace(
+                annotation, delivery=state, delivery_detail=extra.get("status_detail", "")[:300]
+            )
+            detail.update(status=state.value)
+            event_type = "delivery_status"
+        record = IntakeRecord(
+            channel=message.channel,
+            external_id=message.external_id,
+            ticket_id=target.ticket_id,
+            message_id=None,
+            message_sk=target.message_sk,
+            created_at=self.clock(),
+        )
+        try:
+            self.store.transact(
+                [
+                    ClaimExternalId(record),
+                    annotation,
+                    PutEvents(
+                        (TicketEvent(target.ticket_id, self.clock(), event_type, detail, who),)
+                    ),
+                ]
+            )
+        except TransactionConflict as conflict:
+            if conflict.lost(ClaimExternalId):
+                return Outcome(status="duplicate", reason="already recorded")
+            raise
+        return Outcome(
+            status="annotated",
+            ticket_id=target.ticket_id,
+            message_id=target.message_id,
+            reason=event_type,
+        )
+
     def quarantine(
         self,
         *,
@@ -882,6 +1012,34 @@ class Intake:
             )
         )
         return Outcome(status="quarantined", quarantine_id=record_id, reason=reason)
+
+
+_DELIVERY_ORDER = {
+    DeliveryStatus.PENDING: 0,
+    DeliveryStatus.SENDING: 1,
+    DeliveryStatus.UNKNOWN: 1,
+    DeliveryStatus.SENT: 2,
+    DeliveryStatus.DELIVERED: 3,
+    DeliveryStatus.READ: 4,
+}
+
+
+def _delivery_state(status: str) -> DeliveryStatus | None:
+    return {
+        "sent": DeliveryStatus.SENT,
+        "delivered": DeliveryStatus.DELIVERED,
+        "read": DeliveryStatus.READ,
+        "failed": DeliveryStatus.FAILED,
+    }.get(status.lower())
+
+
+def _moves_forward(current: DeliveryStatus | None, new: DeliveryStatus) -> bool:
+    """Statuses arrive out of order (read before delivered); never step back."""
+    if new is DeliveryStatus.FAILED:
+        return current not in (DeliveryStatus.DELIVERED, DeliveryStatus.READ)
+    if current is None or current is DeliveryStatus.FAILED:
+        return current is None
+    return _DELIVERY_ORDER[new] > _DELIVERY_ORDER.get(current, 0)
 
 
 def _maybe_sent(exc: BaseException) -> bool:

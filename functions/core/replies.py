@@ -40,6 +40,9 @@ class ReplySituation:
     spam: bool = False
     undeliverable: bool = False
     channel_can_reply: bool = True
+    # live chat: in business hours the queue position and the agent's arrival are the
+    # acknowledgement; a canned "we received your message" would only be noise
+    live_channel: bool = False
 
 
 def decide_reply(settings: Replies, situation: ReplySituation) -> ReplyDecision:
@@ -58,6 +61,8 @@ def decide_reply(settings: Replies, situation: ReplySituation) -> ReplyDecision:
         return ReplyDecision(False, None, "the address bounced before")
     if situation.spam and not settings.to_spam:
         return ReplyDecision(False, None, "marked as spam")
+    if situation.live_channel and situation.in_hours:
+        return ReplyDecision(False, None, "live chat in business hours: the queue answers")
     if not situation.is_new_ticket:
         if settings.on_follow_up == "never":
             return ReplyDecision(False, None, "follow-up")

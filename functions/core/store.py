@@ -9,6 +9,7 @@ One table holds everything (see docs/architecture.md for the full key map):
     CUSTOMER#<id>                   PROFILE                 customer
     IDENT#<kind>#<value>            IDENT                   identity -> customer
     MSGID#<channel>#<external id>   MSGID                   dedupe + thread key + intake outbox
+    CONV#<channel>#<conversation>   CONV                    platform thread -> its current ticket
     QUARANTINE#<id>                 QUARANTINE              kept input that was not processed
     AUTOREPLY#<customer>#<ticket>   LIMIT                   last automatic reply (TTL)
     AUTOREPLY#<customer>            HOUR#<yyyymmddhh>       automatic replies this hour (TTL)
@@ -75,6 +76,10 @@ def _ident_key(identity: Identity) -> dict[str, str]:
 
 def _msgid_key(channel: Channel | str, external_id: str) -> dict[str, str]:
     return {"PK": f"MSGID#{Channel(channel).value}#{external_id}", "SK": "MSGID"}
+
+
+def _conversation_key(channel: Channel | str, conversation: str) -> dict[str, str]:
+    return {"PK": f"CONV#{Channel(channel).value}#{conversation}", "SK": "CONV"}
 
 
 def _quarantine_key(record_id: str) -> dict[str, str]:
@@ -397,6 +402,34 @@ class PutEvents:
 
 
 @dataclass(frozen=True, slots=True)
+class PointConversation:
+    """Point a platform conversation at its (new) ticket.
+
+    Conditional on the pointer the intake saw (`previous_ticket_id`, None: no pointer),
+    so two first messages of one conversation racing each other make one ticket: the
+    loser's transaction fails, it reads again and becomes a follow-up.
+    """
+
+    channel: Channel
+    conversation: str
+    ticket_id: str
+    previous_ticket_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotateMessage:
+    """Record a reaction, edit, unsend or delivery status on an existing message."""
+
+    ticket_id: str
+    message_sk: str
+    reaction: dict[str, Any] | None = None
+    edit: dict[str, Any] | None = None
+    deleted: bool = False
+    delivery: DeliveryStatus | None = None
+    delivery_detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ReserveAutoReply:
     """At most one automatic reply per customer and ticket per window, and a cap an hour."""
 
@@ -415,6 +448,8 @@ Intent = (
     | LinkIdentity
     | PutEvents
     | ReserveAutoReply
+    | PointConversation
+    | AnnotateMessage
 )
 
 
@@ -458,6 +493,10 @@ class Lookup:
         return cls("ticket", (ticket_id,))
 
     @classmethod
+    def conversation(cls, channel: Channel | str, conversation: str) -> Lookup:
+        return cls("conversation", (Channel(channel).value, conversation))
+
+    @classmethod
     def auto_reply(cls, customer_id: str, ticket_id: str) -> Lookup:
         return cls("autoreply_ticket", (customer_id, ticket_id))
 
@@ -475,6 +514,8 @@ class Lookup:
             return _customer_key(k[0])
         if self.kind == "ticket":
             return _ticket_key(k[0])
+        if self.kind == "conversation":
+            return _conversation_key(k[0], k[1])
         if self.kind == "autoreply_ticket":
             return _autoreply_ticket_key(k[0], k[1])
         if self.kind == "autoreply_hour":
@@ -506,6 +547,10 @@ class Snapshot:
     def ticket(self, ticket_id: str) -> Ticket | None:
         item = self.items.get(Lookup.ticket(ticket_id))
         return ticket_from_item(item) if item else None
+
+    def conversation_ticket(self, channel: Channel | str, conversation: str) -> str | None:
+        item = self.items.get(Lookup.conversation(channel, conversation))
+        return str(item["ticket_id"]) if item else None
 
     def auto_reply_until(self, customer_id: str, ticket_id: str) -> int | None:
         item = self.items.get(Lookup.auto_reply(customer_id, ticket_id))
@@ -856,6 +901,26 @@ class TicketStore:
                 _put(table, event_to_item(event, seq), None)
                 for seq, event in enumerate(intent.events)
             ]
+        if isinstance(intent, PointConversation):
+            item = {
+                **_conversation_key(intent.channel, intent.conversation),
+                "type": "conversation",
+                "channel": intent.channel.value,
+                "conversation": intent.conversation,
+                "ticket_id": intent.ticket_id,
+            }
+            if intent.previous_ticket_id is None:
+                return [_put(table, item, "attribute_not_exists(PK)")]
+            return [
+                _put(
+                    table,
+                    item,
+                    "ticket_id = :previous",
+                    values={":previous": intent.previous_ticket_id},
+                )
+            ]
+        if isinstance(intent, AnnotateMessage):
+            return [_annotation_update(table, intent)]
         if isinstance(intent, ReserveAutoReply):
             now = _epoch(intent.at)
             until = _epoch(intent.at + intent.window)
@@ -989,6 +1054,28 @@ class TicketStore:
             ),
         )
 
+    def record_outbound_id(self, message: Message, provider_id: str) -> None:
+        """Remember a platform's id for a message we sent, so its delivery and read
+        statuses, and the platform's echo of it, find the message. Idempotent."""
+        record = IntakeRecord(
+            channel=message.channel,
+            external_id=provider_id,
+            ticket_id=message.ticket_id,
+            message_id=message.id,
+            message_sk=_message_sk(message.created_at, message.id),
+            direction=Direction.OUTBOUND,
+            created_at=utcnow(),
+        )
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=serialize(intake_to_item(record)),
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
     def put_quarantine(self, record: QuarantineRecord) -> bool:
         """Keep a record of input we did not process. Idempotent: False if already kept."""
         try:
@@ -1014,6 +1101,38 @@ class TicketStore:
     @staticmethod
     def message_sk(message: Message) -> str:
         return _message_sk(message.created_at, message.id)
+
+
+def _annotation_update(table: str, intent: AnnotateMessage) -> dict[str, Any]:
+    sets: list[str] = []
+    values: dict[str, Any] = {":empty": []}
+    names: dict[str, str] = {}
+    if intent.reaction is not None:
+        sets.append("reactions = list_append(if_not_exists(reactions, :empty), :reaction)")
+        values[":reaction"] = [intent.reaction]
+    if intent.edit is not None:
+        sets.append("edits = list_append(if_not_exists(edits, :empty), :edit)")
+        values[":edit"] = [intent.edit]
+    if intent.deleted:
+        sets.append("deleted = :true")
+        values[":true"] = True
+    if intent.delivery is not None:
+        sets.append("#d = :delivery, delivery_detail = :detail")
+        names["#d"] = "delivery"
+        values[":delivery"] = intent.delivery.value
+        values[":detail"] = intent.delivery_detail
+    if not any(":empty" in part for part in sets):
+        del values[":empty"]
+    update: dict[str, Any] = {
+        "TableName": table,
+        "Key": serialize({"PK": f"TICKET#{intent.ticket_id}", "SK": intent.message_sk}),
+        "UpdateExpression": "SET " + ", ".join(sets),
+        "ConditionExpression": "attribute_exists(PK)",
+        "ExpressionAttributeValues": serialize(values),
+    }
+    if names:
+        update["ExpressionAttributeNames"] = names
+    return {"Update": update}
 
 
 def _put(

@@ -10,6 +10,7 @@ closed (archived) ticket starts a new ticket that points back to it.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from functions.core.channels.email import ticket_from_own_message_id
@@ -54,10 +55,41 @@ def _accept(ctx: Context, ticket: Ticket, via: str) -> None:
     ctx.findings.follow_up_via = via
 
 
+def _conversation(ctx: Context) -> None:
+    """Chat and social messages thread by their conversation: the customer's open ticket
+    there, or one solved within the reopen window; otherwise a new ticket."""
+    message = ctx.message
+    assert message.conversation_key is not None
+    ticket_id = ctx.snapshot.conversation_ticket(message.channel, message.conversation_key)
+    ctx.findings.conversation_ticket = ticket_id
+    ticket = ctx.ticket(ticket_id) if ticket_id else None
+    if ticket is None:
+        return
+    if ticket.status.is_active:
+        _accept(ctx, ticket, "conversation")
+        return
+    window = timedelta(hours=ctx.config.reopen_window_hours)
+    if (
+        ticket.status is TicketStatus.SOLVED
+        and ticket.solved_at is not None
+        and message.received_at - ticket.solved_at <= window
+    ):
+        _accept(ctx, ticket, "conversation")
+        return
+    ctx.findings.previous_ticket = ticket.id
+    ctx.findings.note(
+        "follow_up.new_conversation_ticket",
+        {"previous": ticket.id, "status": ticket.status.value},
+    )
+
+
 def run(ctx: Context) -> Drop | None:
     if ctx.findings.ticket is not None:
         return None  # the bounce filter already found it
     message = ctx.message
+    if message.conversation_key and message.channel is not Channel.EMAIL:
+        _conversation(ctx)
+        return None
     for token in subject_tokens(message.subject):
         ticket = ctx.ticket(token)
         if ticket is None:
