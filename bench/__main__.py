@@ -2,6 +2,7 @@
 
 python -m bench                 # everything
 python -m bench --quick         # fewer samples (for a smoke run)
+python -m bench --peers         # only the peer comparisons: rewrites their section alone
 """
 
 from __future__ import annotations
@@ -22,10 +23,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="fewer samples")
     parser.add_argument("--output", default=str(OUT))
+    parser.add_argument(
+        "--peers", action="store_true", help="only the peer comparisons (bench/peers_*.py)"
+    )
+    parser.add_argument("--corpora", default=None, help="the corpora (default: ../shared/corpora)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     logging.getLogger("moto").setLevel(logging.ERROR)
+
+    from bench import peers_common
+
+    corpora = Path(args.corpora) if args.corpora else None
+    if args.peers:
+        output = Path(args.output)
+        document = output.read_text(encoding="utf-8") if output.is_file() else "# Benchmarks\n"
+        section = peers_common.section(corpora, quick=args.quick)
+        output.write_text(peers_common.splice(document, section), encoding="utf-8")
+        print(f"wrote the peers section of {args.output}")
+        return 0
 
     from bench import cold_start, email_cost
 
@@ -34,7 +50,8 @@ def main() -> int:
     costs = email_cost.measure(repeat=3 if args.quick else 5)
     print("email_ingest: cold start ...", flush=True)
     cold = cold_start.measure(samples=samples)
-    Path(args.output).write_text(render(costs, cold, samples), encoding="utf-8")
+    peers = peers_common.section(corpora, quick=args.quick)
+    Path(args.output).write_text(render(costs, cold, samples) + "\n" + peers, encoding="utf-8")
     print(f"wrote {args.output}")
     return 0
 
