@@ -282,6 +282,45 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agents_token(args: argparse.Namespace) -> int:
+    from functions.chat_ws import wiring as chat_wiring
+    from functions.core.errors import NotFoundError
+
+    connection = Connection(args.state_dir)
+    service = chat_wiring.build(
+        connection.components, ws_url=connection.state.extra.get("chat_ws_url", "")
+    )
+    try:
+        token = service.agent_token(args.email, hours=args.hours)
+    except NotFoundError as exc:
+        print(f"helpline: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json({"email": args.email, "token": token, "ws_url": service.ws_url})
+    else:
+        print(token)
+    return 0
+
+
+def cmd_agents_list(args: argparse.Namespace) -> int:
+    from functions.core.config import load_config
+
+    config = load_config(args.config)
+    agents = [
+        {"email": a.email, "name": a.name, "languages": list(a.languages), "max_chats": a.max_chats}
+        for a in config.agents
+    ]
+    if args.json:
+        _print_json(agents)
+        return 0
+    for agent in agents:
+        print(
+            f"{agent['email']:<28} {agent['name']:<12} {','.join(agent['languages']):<10} "
+            f"max {agent['max_chats']}"
+        )
+    return 0
+
+
 def cmd_config_check(args: argparse.Namespace) -> int:
     from functions.core.config import load_config
     from functions.core.errors import ConfigError
@@ -398,6 +437,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("entry_id")
     replay.set_defaults(func=cmd_replay)
+
+    agents = sub.add_parser("agents", help="chat agents: list them, sign one in")
+    asub = agents.add_subparsers(dest="action", required=True)
+    token = asub.add_parser(
+        "token", parents=[state, as_json], help="print an agent token for the chat console"
+    )
+    token.add_argument("email")
+    token.add_argument("--hours", type=int, default=12, help="how long the token is valid")
+    token.set_defaults(func=cmd_agents_token)
+    agent_list = asub.add_parser("list", parents=[as_json], help="the agents in a config file")
+    agent_list.add_argument("--config", help="config file (default: the demo config)")
+    agent_list.set_defaults(func=cmd_agents_list)
 
     config = sub.add_parser("config", help="configuration files")
     csub = config.add_subparsers(dest="action", required=True)

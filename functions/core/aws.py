@@ -65,6 +65,22 @@ def client(service: str) -> Any:
         return _clients[service]
 
 
+def endpoint_client(service: str, endpoint_url: str | None) -> Any:
+    """A shared client for a service whose endpoint is per deployment (the WebSocket
+    API's Management API); None lets AWS_ENDPOINT_URL_<SERVICE> decide."""
+    if endpoint_url is None:
+        return client(service)
+    key = f"{service}@{endpoint_url}"
+    existing = _clients.get(key)
+    if existing is not None:
+        return existing
+    client(service)  # builds the shared session
+    with _lock:
+        if key not in _clients:
+            _clients[key] = _session.client(service, endpoint_url=endpoint_url, config=_BOTO_CONFIG)
+        return _clients[key]
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests switch endpoints between runs)."""
     global _session

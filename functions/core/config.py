@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from functions.core.chat_settings import AgentSpec, ChatSettings, parse_agents, parse_chat
 from functions.core.config_fields import WEEKDAYS as _WEEKDAYS
 from functions.core.config_fields import (
     boolean as _boolean,
@@ -75,6 +76,11 @@ ENV_QUEUE_URLS = "HELPLINE_QUEUE_URLS"  # JSON: {"english": url, ..., "escalatio
 ENV_TEMPLATES_DIR = "HELPLINE_TEMPLATES_DIR"
 ENV_STAGE = "HELPLINE_STAGE"
 ENV_MAIL_DLQ_URL = "HELPLINE_MAIL_DLQ_URL"
+ENV_CHAT_WS_URL = "HELPLINE_CHAT_WS_URL"  # wss://{api}.execute-api.{region}.amazonaws.com/{stage}
+# the WebSocket API's Management API; learnt from the first event when unset
+ENV_CHAT_MANAGEMENT_URL = "HELPLINE_CHAT_MANAGEMENT_URL"
+# set by the local stack: boto3 then reaches the Management API there, whatever the event says
+ENV_MANAGEMENT_ENDPOINT = "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_PATH = REPO_ROOT / "infra" / "config" / "demo.yaml"
@@ -156,6 +162,8 @@ class Config:
     routing: Routing
     replies: Replies
     email: EmailSettings
+    agents: tuple[AgentSpec, ...] = ()
+    chat: ChatSettings = field(default_factory=ChatSettings)
     # a chat or social message this soon after its ticket was solved reopens it
     reopen_window_hours: int = 72
     source: str = ""
@@ -166,6 +174,10 @@ class Config:
 
     def calendar_for_team(self, team_id: str) -> Calendar:
         return self.calendars[self.teams[team_id].calendar]
+
+    def agent(self, email: str) -> AgentSpec | None:
+        wanted = email.strip().lower()
+        return next((a for a in self.agents if a.email == wanted), None)
 
     def team_for_language(self, language: str | None) -> Team | None:
         if language:
@@ -207,7 +219,18 @@ def parse_config(
     _only(
         root,
         "(root)",
-        {"version", "brand", "languages", "calendars", "teams", "routing", "replies", "email"},
+        {
+            "version",
+            "brand",
+            "languages",
+            "calendars",
+            "teams",
+            "routing",
+            "replies",
+            "email",
+            "agents",
+            "chat",
+        },
     )
     version = root.get("version", 1)
     if version != 1:
@@ -222,6 +245,13 @@ def parse_config(
     routing = _routing(_mapping(root.get("routing") or {}, "routing"), teams, languages)
     replies = _replies(_mapping(root.get("replies") or {}, "replies"))
     email = _email(_mapping(root.get("email") or {}, "email"), brand)
+    agents = parse_agents(root.get("agents"), languages=languages.supported)
+    chat = parse_chat(
+        root.get("chat"),
+        teams=teams,
+        languages=languages.supported,
+        default_team=routing.default_team,
+    )
     return Config(
         brand=brand,
         languages=languages,
@@ -230,6 +260,8 @@ def parse_config(
         routing=routing,
         replies=replies,
         email=email,
+        agents=agents,
+        chat=chat,
         source=source,
         raw=root,
     )

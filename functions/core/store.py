@@ -764,6 +764,21 @@ class TicketStore:
             return None
         return TicketBundle(ticket, messages, events)
 
+    def messages_after(self, ticket_id: str, after_sk: str | None) -> list[Message]:
+        """A ticket's messages after the one with sort key `after_sk` (all when None)."""
+        condition = "PK = :pk AND SK > :after" if after_sk else "PK = :pk AND begins_with(SK, :m)"
+        values = {":pk": f"TICKET#{ticket_id}"}
+        values.update({":after": after_sk} if after_sk else {":m": "MSG#"})
+        return [
+            message_from_item(item)
+            for item in self._query(
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=serialize(values),
+                ConsistentRead=True,
+            )
+            if item.get("type") == "message"
+        ]
+
     def list_tickets(
         self, statuses: Sequence[TicketStatus] | None = None, *, limit: int = 100
     ) -> list[Ticket]:
@@ -1052,6 +1067,16 @@ class TicketStore:
             ExpressionAttributeValues=serialize(
                 {":d": state.value, ":p": provider_id or "", ":x": detail or ""}
             ),
+        )
+
+    def put_event(self, event: TicketEvent) -> None:
+        """One event on a ticket's log, outside any ticket change (chat routing, surveys).
+        A random sequence keeps two events of the same microsecond apart."""
+        import secrets
+
+        self.client.put_item(
+            TableName=self.table_name,
+            Item=serialize(event_to_item(event, 100 + secrets.randbelow(800))),
         )
 
     def record_outbound_id(self, message: Message, provider_id: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from functions.core import ids
 from functions.core.config import Config
-from functions.core.errors import DeliveryError, NotFoundError, RejectedInput
+from functions.core.errors import ConflictError, DeliveryError, NotFoundError, RejectedInput
 from functions.core.models import (
     Channel,
     Customer,
@@ -52,6 +52,10 @@ class ReplyResult:
     delivery: str  # sent | failed | refused
     detail: str = ""
     provider_id: str | None = None
+
+
+class DuplicateReplyError(ConflictError):
+    """This reply was already stored (its external id is claimed)."""
 
 
 class TicketService:
@@ -163,8 +167,20 @@ class TicketService:
         self._update(ticket_id, change, PutMessage(note))
         return note
 
-    def reply(self, ticket_id: str, text: str, *, agent: str, agent_name: str = "") -> ReplyResult:
-        """Answer the customer on the ticket's channel, threaded to their last message."""
+    def reply(
+        self,
+        ticket_id: str,
+        text: str,
+        *,
+        agent: str,
+        agent_name: str = "",
+        external_id: str | None = None,
+    ) -> ReplyResult:
+        """Answer the customer on the ticket's channel, threaded to their last message.
+
+        `external_id` makes a retried reply (a chat agent resending after a reconnect)
+        a no-op: it is claimed once, with the message, and a second claim raises
+        `DuplicateReplyError`."""
         ticket_id = ids.normalize_ticket_id(ticket_id)
         if not text.strip():
             raise RejectedInput("empty_reply", "a reply needs some text")
@@ -188,6 +204,8 @@ class TicketService:
         reply = self._compose(
             ticket, customer, last_inbound, text, agent=agent, agent_name=agent_name, now=now
         )
+        if external_id and reply.external_id is None:
+            reply = replace(reply, external_id=external_id)
         refusal = self._refusal(ticket, customer, reply)
         if refusal:
             reply = replace(reply, delivery=DeliveryStatus.FAILED, delivery_detail=refusal)
@@ -230,7 +248,12 @@ class TicketService:
                     )
                 )
             )
-        self._update(ticket_id, change, *extra)
+        try:
+            self._update(ticket_id, change, *extra)
+        except TransactionConflict as conflict:
+            if conflict.lost(ClaimExternalId) and external_id:
+                raise DuplicateReplyError(external_id) from conflict
+            raise
         if refusal:
             return ReplyResult(ticket.id, reply.id, "refused", refusal)
         try:
@@ -239,7 +262,68 @@ class TicketService:
             self.store.set_delivery(reply, state=DeliveryStatus.FAILED, detail=exc.reason)
             return ReplyResult(ticket.id, reply.id, "failed", exc.reason)
         self.store.set_delivery(reply, state=DeliveryStatus.SENT, provider_id=provider_id)
+        if reply.channel is not Channel.EMAIL and provider_id and provider_id != reply.id:
+            self.store.record_outbound_id(reply, provider_id)
         return ReplyResult(ticket.id, reply.id, "sent", provider_id=provider_id)
+
+    def record_event(
+        self, ticket_id: str, event_type: str, detail: dict[str, Any], *, actor: str = "helpline"
+    ) -> None:
+        """Something that happened around a ticket without changing it (a chat queued,
+        a transcript sent): it goes on the ticket's event log."""
+        self.store.put_event(TicketEvent(ticket_id, self.clock(), event_type, detail, actor=actor))
+
+    def add_bot_message(self, ticket_id: str, text: str, *, detail: dict[str, Any]) -> Message:
+        """An automatic answer (the chat FAQ bot) stored on the ticket as it is sent."""
+        now = self.clock()
+        ticket = self.store.get_ticket(ticket_id)
+        if ticket is None:
+            raise NotFoundError(f"no ticket {ticket_id}")
+        message = Message(
+            id=ids.new_message_id(),
+            ticket_id=ticket_id,
+            direction=Direction.OUTBOUND,
+            channel=ticket.channel,
+            created_at=now,
+            automatic=True,
+            author="bot",
+            sender=ticket.account,
+            text=text,
+            stripped_text=text[:5000],
+            language=ticket.language,
+            kind="bot",
+            delivery=DeliveryStatus.SENT,
+        )
+
+        def change(t: Ticket) -> tuple[Ticket, list[TicketEvent]]:
+            t.message_count += 1
+            t.last_outbound_at = now
+            return t, [TicketEvent(t.id, now, "bot_answer", {"message": message.id, **detail})]
+
+        self._update(ticket_id, change, PutMessage(message))
+        return message
+
+    def email_copy(self, message: Message, address: str) -> str:
+        """Send an agent's chat reply by email to a customer who has left the chat (and
+        gave their address): the chat message stays the record, this is its delivery."""
+        sender = self.senders.get(Channel.EMAIL)
+        if sender is None:
+            raise DeliveryError("email is not configured", permanent=True)
+        ticket = self.store.get_ticket(message.ticket_id)
+        if ticket is None:
+            raise NotFoundError(f"no ticket {message.ticket_id}")
+        customer = self.customer(ticket.customer_id)
+        mail = self._compose_email(
+            ticket,
+            customer,
+            None,
+            message.stripped_text or message.text,
+            agent=message.author,
+            agent_name="",
+            now=self.clock(),
+            recipients=[address],
+        )
+        return sender.send(mail)
 
     def _refusal(self, ticket: Ticket, customer: Customer | None, reply: Message) -> str | None:
         """Why this reply must not be sent, said plainly; None when it may go."""
@@ -262,15 +346,14 @@ class TicketService:
         agent_name: str,
         now: Any,
     ) -> Message:
-        brand = self.config.brand
         reply_id = ids.new_message_id()
-        team = self.config.teams.get(ticket.queue or "")
         recipients: list[str] = []
         if customer is not None:
             identity = customer.identity("email") if ticket.channel is Channel.EMAIL else None
             if identity is not None:
                 recipients = [identity.value]
-        if ticket.channel is Channel.EMAIL and last_inbound is not None and last_inbound.sender:
+        # the address or platform id the customer last wrote from is where they read
+        if last_inbound is not None and last_inbound.sender:
             recipients = [last_inbound.sender]
         if ticket.channel is not Channel.EMAIL:
             return Message(
@@ -288,7 +371,36 @@ class TicketService:
                 kind="agent_reply",
                 delivery=DeliveryStatus.PENDING,
             )
+        return self._compose_email(
+            ticket,
+            customer,
+            last_inbound,
+            text,
+            agent=agent,
+            agent_name=agent_name,
+            now=now,
+            recipients=recipients,
+            reply_id=reply_id,
+        )
+
+    def _compose_email(
+        self,
+        ticket: Ticket,
+        customer: Customer | None,
+        last_inbound: Message | None,
+        text: str,
+        *,
+        agent: str,
+        agent_name: str,
+        now: Any,
+        recipients: list[str],
+        reply_id: str | None = None,
+    ) -> Message:
         from functions.core.channels.email import outbound_message_id
+
+        brand = self.config.brand
+        team = self.config.teams.get(ticket.queue or "")
+        reply_id = reply_id or ids.new_message_id()
 
         rendered = self.renderer.render(
             "email",

@@ -16,11 +16,16 @@ from typing import Any
 
 from functions.core import aws
 from functions.core.blobs import BlobStore
+from functions.core.channels.chat import ChatPusher, ChatSender
 from functions.core.channels.email import EmailSender
+from functions.core.chatstore import ChatStore
 from functions.core.config import (
     DEFAULT_TEMPLATES_DIR,
     ENV_BUCKET,
+    ENV_CHAT_MANAGEMENT_URL,
+    ENV_CHAT_WS_URL,
     ENV_CONFIG_PATH,
+    ENV_MANAGEMENT_ENDPOINT,
     ENV_QUEUE_URLS,
     ENV_TABLE,
     ENV_TEMPLATES_DIR,
@@ -32,7 +37,9 @@ from functions.core.models import Channel
 from functions.core.pipeline import Intake, Sender
 from functions.core.replies import TemplateRenderer
 from functions.core.routing import RoutingPublisher
+from functions.core.secrets import SecretResolver
 from functions.core.store import TicketStore
+from functions.core.tickets import TicketService
 
 
 class MissingSettingError(RuntimeError):
@@ -46,6 +53,9 @@ class Settings:
     queue_urls: Mapping[str, str]
     config_path: str | None = None
     templates_dir: str | None = None
+    chat_ws_url: str = ""
+    chat_management_url: str | None = None
+    management_endpoint_from_env: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -67,6 +77,9 @@ class Settings:
             queue_urls=queue_urls,
             config_path=env.get(ENV_CONFIG_PATH) or None,
             templates_dir=env.get(ENV_TEMPLATES_DIR) or None,
+            chat_ws_url=env.get(ENV_CHAT_WS_URL, ""),
+            chat_management_url=env.get(ENV_CHAT_MANAGEMENT_URL) or None,
+            management_endpoint_from_env=bool(env.get(ENV_MANAGEMENT_ENDPOINT)),
             extra={k: v for k, v in env.items() if k.startswith("HELPLINE_")},
         )
 
@@ -81,6 +94,10 @@ class Components:
     detector: LanguageDetector
     senders: dict[Channel, Sender]
     intake: Intake
+    tickets: TicketService
+    chats: ChatStore
+    pusher: ChatPusher
+    secrets: SecretResolver
 
 
 def build(
@@ -111,6 +128,30 @@ def build(
             from_name=config.brand.from_name, client_factory=factory("sesv2")
         ),
     }
+    chats = ChatStore(settings.table, client_factory=factory("dynamodb"))
+    pusher = ChatPusher(
+        endpoint_url=None
+        if settings.management_endpoint_from_env
+        else settings.chat_management_url,
+        client_factory=lambda url: (
+            given.get("apigatewaymanagementapi")
+            or aws.endpoint_client("apigatewaymanagementapi", url)
+        ),
+        on_gone=chats.delete_connection,
+        learn_endpoint=not settings.management_endpoint_from_env,
+    )
+    tickets = TicketService(config=config, store=store, senders=senders, renderer=renderer)
+    senders[Channel.CHAT] = ChatSender(
+        store=store,
+        chats=chats,
+        pusher=pusher,
+        agent_names={agent.email: agent.name for agent in config.agents},
+        email_fallback=tickets.email_copy,
+    )
+    tickets.senders = dict(senders)
+    secrets = SecretResolver(
+        client_factory=lambda service: given.get(service) or aws.client(service)
+    )
     intake = Intake(
         config=config,
         store=store,
@@ -120,4 +161,17 @@ def build(
         renderer=renderer,
         detector=detector,
     )
-    return Components(config, store, blobs, publisher, renderer, detector, senders, intake)
+    return Components(
+        config,
+        store,
+        blobs,
+        publisher,
+        renderer,
+        detector,
+        senders,
+        intake,
+        tickets,
+        chats,
+        pusher,
+        secrets,
+    )

@@ -189,3 +189,55 @@ def verify_sender_domain(session: Any, domain: str) -> None:
         sesv2.create_email_identity(EmailIdentity=domain)
     # moto checks the v1 verified list when sending raw mail
     session.client("ses").verify_domain_identity(Domain=domain)
+
+
+def secret_refs(config: Any) -> list[Any]:
+    """Every secret reference a config holds (chat, social, surveys...), found by walking it."""
+    import dataclasses
+
+    from functions.core.secrets import SecretRef
+
+    found: list[SecretRef] = []
+    seen: set[int] = set()
+
+    def walk(value: Any) -> None:
+        if id(value) in seen:
+            return
+        seen.add(id(value))
+        if isinstance(value, SecretRef):
+            if value not in found:
+                found.append(value)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for item in dataclasses.fields(value):
+                if item.name != "raw":
+                    walk(getattr(value, item.name))
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list | tuple | frozenset | set):
+            for item in value:
+                walk(item)
+
+    walk(config)
+    return found
+
+
+def create_demo_secrets(session: Any, config: Any) -> dict[str, str]:
+    """Give every secret the config references a fresh random value in the embedded
+    AWS (SSM SecureString or Secrets Manager), as an admin would in their account."""
+    import secrets as random
+
+    values: dict[str, str] = {}
+    ssm = session.client("ssm")
+    manager = session.client("secretsmanager")
+    for ref in secret_refs(config):
+        value = random.token_urlsafe(32)
+        if ref.scheme == "ssm":
+            ssm.put_parameter(Name=ref.name, Value=value, Type="SecureString", Overwrite=True)
+        else:
+            try:
+                manager.create_secret(Name=ref.name, SecretString=value)
+            except manager.exceptions.ResourceExistsException:
+                manager.put_secret_value(SecretId=ref.name, SecretString=value)
+        values[str(ref)] = value
+    return values

@@ -48,6 +48,7 @@ class DevOptions:
     verbose: bool = False
     faults: list[str] = field(default_factory=list)  # "service.Operation=N[:kind]"
     extra_env: dict[str, str] = field(default_factory=dict)
+    chat_tick_seconds: float = 15.0  # how often the chat housekeeping schedule fires
 
 
 class DevStack:
@@ -61,6 +62,9 @@ class DevStack:
         self._runner: Any = None
         self._invokers: list[Any] = []
         self._stop = threading.Event()
+        self._bridge: Any = None
+        self._timers: list[threading.Thread] = []
+        self.secrets: dict[str, str] = {}
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -135,7 +139,14 @@ class DevStack:
         for domain in sorted(domains):
             verify_sender_domain(session, domain)
         self.function_env = self.resources.environment(config_path=self.options.config_path)
+        http = f"http://{HOST}:{self.http_port}"
+        # chat_ws pushes through the Management API, which this stack answers itself
+        self.function_env["AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"] = http
+        self.function_env["HELPLINE_CHAT_WS_URL"] = f"ws://{HOST}:{self.http_port}/chat"
         os.environ.update(self.function_env)
+        from infra.local.resources import create_demo_secrets
+
+        self.secrets = create_demo_secrets(session, config)
 
         # 2. the functions, through their real entry points
         from functions.email_ingest import app as email_app
@@ -151,6 +162,16 @@ class DevStack:
             retry_delays=self.options.retry_delays,
         )
         self._invokers.append(self.email_invoker)
+
+        from functions.chat_ws import app as chat_app
+        from functions.chat_ws import wiring as chat_wiring
+
+        chat_wiring.use(None)
+        self.chat_app = chat_app
+        if config.chat.enabled:
+            self._every(
+                self.options.chat_tick_seconds, "chat housekeeping", chat_wiring.housekeeping
+            )
 
         # 3. SES receiving, as an SMTP server
         from aiosmtpd.controller import Controller
@@ -170,6 +191,20 @@ class DevStack:
         )
         self._smtp.start()
         self.session = session
+
+    def _every(self, seconds: float, name: str, job: Any) -> None:
+        """What an EventBridge schedule does for a function: call it on a timer."""
+
+        def loop() -> None:
+            while not self._stop.wait(seconds):
+                try:
+                    job()
+                except Exception:
+                    log.exception("%s failed", name)
+
+        thread = threading.Thread(target=loop, name=name, daemon=True)
+        thread.start()
+        self._timers.append(thread)
 
     def _deliver_mail(self, event: dict[str, Any]) -> None:
         record = self.email_invoker.invoke(event)
@@ -220,6 +255,16 @@ class DevStack:
             mail_dlq_url=self.resources.mail_dlq_url,
         )
         self.outbox = Outbox()
+        from infra.local.chat_bridge import ChatBridge
+        from infra.local.gateway import ChaliceRoutes
+
+        self._bridge = ChatBridge(
+            connect=self.chat_app.connect,
+            message=self.chat_app.message,
+            disconnect=self.chat_app.disconnect,
+            host=f"{HOST}:{self.http_port}",
+        )
+        chat_routes = ChaliceRoutes(self.chat_app.app, name="chat_ws")
         webapp = WebApp(
             store=components.store,
             tickets=tickets,
@@ -228,12 +273,40 @@ class DevStack:
             page_context={
                 "support_address": self.config.brand.support_address,
                 "smtp_port": self.smtp_port,
+                "widget_url": "/chat/widget.js",
             },
+            extra_routes=[
+                *self._bridge.routes(),
+                web.post("/chat/session", chat_routes.handle),
+                web.options("/chat/session", chat_routes.handle),
+                web.get("/chat/widget.js", chat_routes.handle),
+            ],
+            agents=self._agent_tokens,
         )
         self._runner = web.AppRunner(webapp.application(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, HOST, self.http_port)
         await site.start()
+
+    def _agent_tokens(self, email: str | None) -> Any:
+        """The agent console's sign-in on the local stack: the config's agents, and a
+        token for one of them (what `helpline agents token EMAIL` prints)."""
+        from functions.chat_ws import wiring as chat_wiring
+
+        if email is None:
+            return [
+                {
+                    "email": a.email,
+                    "name": a.name,
+                    "languages": list(a.languages),
+                    "max_chats": a.max_chats,
+                }
+                for a in self.config.agents
+            ]
+        return {
+            "token": chat_wiring.service().agent_token(email),
+            "ws_url": f"ws://{HOST}:{self.http_port}/chat",
+        }
 
     def _announce(self) -> None:
         http_url = f"http://{HOST}:{self.http_port}"
@@ -248,23 +321,32 @@ class DevStack:
             region="us-east-1",
             resources=self.resources.to_json(),
             environment=self.function_env,
+            extra={
+                "chat_ws_url": f"ws://{HOST}:{self.http_port}/chat",
+                "secrets": self.secrets,
+            },
         )
         path = write_state(self.options.state_dir, state)
         print(
             f"helpline dev ready: http={http_url} smtp={HOST}:{self.smtp_port} "
-            f"aws={self.aws_endpoint} support={self.config.brand.support_address} state={path}",
+            f"chat=ws://{HOST}:{self.http_port}/chat aws={self.aws_endpoint} "
+            f"support={self.config.brand.support_address} state={path}",
             flush=True,
         )
         print(
             f"  try: swaks --server {HOST}:{self.smtp_port} --to {self.config.brand.support_address} "
             f"--from you@example.com --header 'Subject: Hello' --body 'My order has not arrived.'\n"
-            f"  then open {http_url}/tickets or run `helpline tickets list`",
+            f"  then open {http_url}/tickets or run `helpline tickets list`\n"
+            f"  chat: open {http_url}/ (the demo shop with the widget) and {http_url}/agent",
             file=sys.stderr,
             flush=True,
         )
 
     async def _shutdown(self) -> None:
         remove_state(self.options.state_dir)
+        self._stop.set()
+        if self._bridge is not None:
+            await self._bridge.close_all()
         if self._smtp is not None:
             self._smtp.stop()
         loop = asyncio.get_running_loop()

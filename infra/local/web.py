@@ -44,6 +44,8 @@ class WebApp:
         page_context: dict[str, Any],
         quarantine: Callable[[], list[dict[str, Any]]],
         templates_dir: Path = DEFAULT_TEMPLATES_DIR,
+        extra_routes: list[web.RouteDef] | None = None,
+        agents: Callable[[str | None], Any] | None = None,
     ) -> None:
         self.store = store
         self.tickets = tickets
@@ -51,14 +53,20 @@ class WebApp:
         self.page_context = page_context
         self.quarantine = quarantine
         self.env = _jinja(templates_dir)
+        self.agents = agents
         self.routes: list[web.RouteDef] = [
-            web.get("/", self.ticket_list),
+            web.get("/", self.demo_page),
+            web.get("/agent", self.agent_page),
+            web.get("/chat/agent.js", self.agent_script),
+            web.get("/api/agents", self.agents_api),
+            web.post("/api/agents/token", self.agent_token_api),
             web.get("/tickets", self.ticket_list),
             web.get("/tickets/{ticket_id}", self.ticket_page),
             web.get("/outbox", self.outbox_page),
             web.get("/quarantine", self.quarantine_page),
             web.get("/api/health", self.health),
             web.get("/api/outbox", self.outbox_api),
+            *(extra_routes or []),
         ]
 
     def application(self) -> web.Application:
@@ -74,6 +82,41 @@ class WebApp:
     def _page(self, name: str, **context: Any) -> web.Response:
         html = self.env.get_template(f"{name}.en.html.j2").render(**self.page_context, **context)
         return web.Response(text=html, content_type="text/html", charset="utf-8")
+
+    async def demo_page(self, request: web.Request) -> web.Response:
+        language = request.query.get("lang", "en")
+        if not language.replace("-", "").isalnum() or len(language) > 12:
+            language = "en"
+        return self._page("chat_demo", lang=language)
+
+    async def agent_page(self, request: web.Request) -> web.Response:
+        return self._page("agent")
+
+    async def agent_script(self, request: web.Request) -> web.Response:
+        path = Path(__file__).resolve().parents[2] / "functions" / "chat_ws" / "widget" / "agent.js"
+        return web.Response(
+            text=path.read_text(encoding="utf-8"), content_type="application/javascript"
+        )
+
+    async def agents_api(self, request: web.Request) -> web.Response:
+        if self.agents is None:
+            raise web.HTTPNotFound()
+        return web.json_response(await self._in_thread(self.agents, None))
+
+    async def agent_token_api(self, request: web.Request) -> web.Response:
+        if self.agents is None:
+            raise web.HTTPNotFound()
+        try:
+            body = await request.json()
+            email = str(body["email"])
+        except (ValueError, KeyError, TypeError):
+            return web.json_response(
+                {"code": "bad_json", "reason": 'send {"email": ...}'}, status=400
+            )
+        try:
+            return web.json_response(await self._in_thread(self.agents, email))
+        except NotFoundError as exc:
+            return web.json_response({"code": "not_found", "reason": str(exc)}, status=404)
 
     async def ticket_list(self, request: web.Request) -> web.Response:
         tickets = await self._in_thread(self.store.list_tickets)

@@ -120,8 +120,16 @@ def test_every_template_exists(purpose: str, locale: str, ext: str) -> None:
     assert (TEMPLATES / "email" / f"{purpose}.{locale}.{ext}.j2").is_file()
 
 
+OTHER_PURPOSES = ("chat_transcript",)  # tested in test_chat_transcript_templates.py
+
+
 def test_no_stray_templates() -> None:
-    expected = {f"{p}.{loc}.{ext}.j2" for p, loc, ext in ALL}
+    expected = {f"{p}.{loc}.{ext}.j2" for p, loc, ext in ALL} | {
+        f"{p}.{loc}.{ext}.j2"
+        for p in OTHER_PURPOSES
+        for loc in SUPPORTED_LOCALES
+        for ext in EXTENSIONS
+    }
     found = {f.name for f in (TEMPLATES / "email").iterdir() if not f.name.startswith("_")}
     assert found == expected
 

@@ -1,0 +1,50 @@
+"""chat_ws: API Gateway WebSocket chat, its session route and widget. Registration only."""
+
+from __future__ import annotations
+
+from chalice import Chalice, Rate, Response
+from chalice.app import CloudWatchEvent, WebsocketEvent
+
+from functions.chat_ws import wiring
+
+app = Chalice(app_name="helpline-chat")
+
+
+@app.on_ws_connect()
+def connect(event: WebsocketEvent) -> dict[str, object]:
+    return wiring.on_connect(event)
+
+
+@app.on_ws_message()
+def message(event: WebsocketEvent) -> dict[str, object]:
+    return wiring.on_message(event)
+
+
+@app.on_ws_disconnect()
+def disconnect(event: WebsocketEvent) -> dict[str, object]:
+    return wiring.on_disconnect(event)
+
+
+@app.route(
+    "/chat/session", methods=["POST"], cors=True, content_types=["application/json", "text/plain"]
+)
+def open_session() -> Response:
+    status, body = wiring.open_session(app.current_request.raw_body)
+    return Response(body=body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+@app.route("/chat/widget.js", methods=["GET"], cors=True)
+def widget() -> Response:
+    return Response(
+        body=wiring.WIDGET.read_text(encoding="utf-8"),
+        status_code=200,
+        headers={
+            "Content-Type": "application/javascript; charset=utf-8",
+            "Cache-Control": "public, max-age=300",
+        },
+    )
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def housekeeping(event: CloudWatchEvent) -> dict[str, int]:
+    return wiring.housekeeping()

@@ -1,0 +1,113 @@
+"""The composition root of chat_ws: built on the first event, once per container."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from functions.chat_ws.service import ChatService
+from functions.core import wiring
+from functions.core.errors import RejectedInput
+from functions.core.models import Channel
+
+SERVICE_NAME = "chat_ws"
+WIDGET = Path(__file__).resolve().parent / "widget" / "helpline-chat.js"
+_lock = threading.Lock()
+_service: ChatService | None = None
+
+
+def build(components: wiring.Components, *, ws_url: str | None = None) -> ChatService:
+    config = components.config
+    settings = config.chat
+    if settings.session_secret is None or settings.agent_secret is None:
+        raise wiring.MissingSettingError(
+            "chat is not configured: set chat.session_secret and chat.agent_secret"
+        )
+    refs = {"session": settings.session_secret, "agent": settings.agent_secret}
+    service = ChatService(
+        config=config,
+        intake=components.intake,
+        tickets=components.tickets,
+        store=components.store,
+        chats=components.chats,
+        pusher=components.pusher,
+        secret=lambda purpose: components.secrets.get_bytes(refs[purpose]),
+        renderer=components.renderer,
+        email_sender=components.senders.get(Channel.EMAIL),
+        ws_url=ws_url if ws_url is not None else components_ws_url(components),
+    )
+    components.pusher.on_gone = service.forget_connection
+    return service
+
+
+def components_ws_url(components: wiring.Components) -> str:
+    return getattr(components, "ws_url", "") or ""
+
+
+def service() -> ChatService:
+    global _service
+    with _lock:
+        if _service is None:
+            settings = wiring.Settings.from_env()
+            _service = build(wiring.build(settings), ws_url=settings.chat_ws_url)
+        return _service
+
+
+def use(service_instance: ChatService | None) -> None:
+    """Install a service built elsewhere (the local stack, tests), or forget it."""
+    global _service
+    with _lock:
+        _service = service_instance
+
+
+def _learn_endpoint(event: Any) -> None:
+    context = event.to_dict().get("requestContext", {})
+    domain, stage = context.get("domainName"), context.get("stage")
+    if domain and stage:
+        service().pusher.configure(f"https://{domain}/{stage}")
+
+
+def on_connect(event: Any) -> dict[str, Any]:
+    _learn_endpoint(event)
+    query = event.to_dict().get("queryStringParameters") or {}
+    status = service().connect(event.connection_id, query)
+    return {"statusCode": status}
+
+
+def on_message(event: Any) -> dict[str, Any]:
+    _learn_endpoint(event)
+    raw = event.to_dict()
+    frame_id = raw.get("requestContext", {}).get("messageId")
+    service().handle(event.connection_id, raw.get("body"), frame_id=frame_id)
+    return {"statusCode": 200}
+
+
+def on_disconnect(event: Any) -> dict[str, Any]:
+    service().disconnect(event.connection_id)
+    return {"statusCode": 200}
+
+
+def open_session(raw_body: bytes | None) -> tuple[int, dict[str, Any]]:
+    try:
+        body = json.loads(raw_body or b"{}")
+    except ValueError:
+        return 400, {"code": "bad_json", "reason": "the body is not JSON"}
+    if not isinstance(body, dict):
+        return 400, {"code": "bad_json", "reason": "send a JSON object"}
+    try:
+        return 200, service().open_session(body)
+    except RejectedInput as exc:
+        return exc.status, {"code": exc.code, "reason": exc.reason}
+
+
+def housekeeping() -> dict[str, int]:
+    from functions.core import telemetry
+
+    done = service().housekeeping()
+    for name, count in done.items():
+        if count:
+            telemetry.count(SERVICE_NAME, f"Chat_{name}", count)
+    telemetry.flush(SERVICE_NAME)
+    return done

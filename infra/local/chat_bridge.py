@@ -1,0 +1,221 @@
+"""WebSocket chat on the local stack, shaped like API Gateway's WebSocket API.
+
+`chalice local` has no WebSocket support, so this bridge does what API Gateway does:
+each connection, frame and close becomes the `$connect`, `$default` or `$disconnect`
+event (same requestContext fields) and is handed to chat_ws's real handlers; a
+non-200 from `$connect` refuses the handshake. It also answers the Management API
+(`POST/GET/DELETE /@connections/{id}`) on the same port, so the handlers' pushes,
+made with boto3 against AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI, reach real sockets,
+and a push to a closed connection gets API Gateway's 410 GoneException.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from infra.local.ses import LambdaContext
+
+log = logging.getLogger("helpline.dev.chat")
+API_ID = "localchat"
+STAGE = "local"
+# API Gateway accepts messages up to 128 KB; a little more here, so an oversized
+# message reaches the handler and is refused with an error event, like the real thing
+MAX_MESSAGE_BYTES = 256 * 1024
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+def new_connection_id() -> str:
+    """API Gateway's ids are 12 random bytes in base64, like 'L0SM9cOFvHcCIhw='."""
+    return base64.b64encode(secrets.token_bytes(10)).decode("ascii").replace("/", "_")
+
+
+class ChatBridge:
+    def __init__(
+        self,
+        *,
+        connect: Handler,
+        message: Handler,
+        disconnect: Handler,
+        host: str,
+        workers: int = 8,
+    ) -> None:
+        self.handlers = {"$connect": connect, "$default": message, "$disconnect": disconnect}
+        self.host = host
+        self.sockets: dict[str, web.WebSocketResponse] = {}
+        self.connected_at: dict[str, float] = {}
+        self.source: dict[str, tuple[str, str]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chat_ws")
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/chat", self.websocket),
+            web.post("/@connections/{connection_id}", self.post_to_connection),
+            web.get("/@connections/{connection_id}", self.get_connection),
+            web.delete("/@connections/{connection_id}", self.delete_connection),
+        ]
+
+    def _event(
+        self,
+        route: str,
+        kind: str,
+        connection_id: str,
+        *,
+        body: str | None = None,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        source_ip, user_agent = self.source.get(connection_id, ("127.0.0.1", ""))
+        event: dict[str, Any] = {
+            "requestContext": {
+                "routeKey": route,
+                "eventType": kind,
+                "extendedRequestId": uuid.uuid4().hex,
+                "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "messageDirection": "IN",
+                "stage": STAGE,
+                "connectedAt": int(self.connected_at.get(connection_id, time.time()) * 1000),
+                "requestTimeEpoch": int(now.timestamp() * 1000),
+                "identity": {"sourceIp": source_ip, "userAgent": user_agent},
+                "requestId": uuid.uuid4().hex,
+                "domainName": self.host,
+                "connectionId": connection_id,
+                "apiId": API_ID,
+            },
+            "isBase64Encoded": False,
+        }
+        if route == "$default":
+            event["requestContext"]["messageId"] = base64.b64encode(
+                secrets.token_bytes(10)
+            ).decode()
+            event["body"] = body
+        if query is not None:
+            event["queryStringParameters"] = query or None
+            event["headers"] = headers or {}
+        return event
+
+    async def _invoke(self, route: str, event: dict[str, Any]) -> dict[str, Any]:
+        handler = self.handlers[route]
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(
+                self._pool, handler, event, LambdaContext(f"chat_ws{route}")
+            )
+        except Exception:
+            # API Gateway answers an internal error; the handler's logs say why
+            log.exception("chat_ws %s failed", route)
+            return {"statusCode": 500}
+        return result if isinstance(result, dict) else {"statusCode": 200}
+
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        connection_id = new_connection_id()
+        self.connected_at[connection_id] = time.time()
+        self.source[connection_id] = (
+            request.remote or "127.0.0.1",
+            request.headers.get("User-Agent", ""),
+        )
+        result = await self._invoke(
+            "$connect",
+            self._event(
+                "$connect",
+                "CONNECT",
+                connection_id,
+                query=dict(request.query),
+                headers={k: v for k, v in request.headers.items()},
+            ),
+        )
+        status = int(result.get("statusCode", 200))
+        if status != 200:
+            self.connected_at.pop(connection_id, None)
+            return web.json_response(
+                {"message": "Forbidden" if status == 403 else "Unauthorized"}, status=status
+            )
+        socket = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=None)
+        await socket.prepare(request)
+        self.sockets[connection_id] = socket
+        try:
+            async for frame in socket:
+                if frame.type == WSMsgType.TEXT:
+                    body = frame.data
+                elif frame.type == WSMsgType.BINARY:
+                    body = frame.data.decode("utf-8", "replace")
+                else:
+                    break
+                # one frame at a time per connection, in order, as API Gateway delivers them
+                await self._invoke(
+                    "$default", self._event("$default", "MESSAGE", connection_id, body=body)
+                )
+        finally:
+            self.sockets.pop(connection_id, None)
+            await self._invoke(
+                "$disconnect", self._event("$disconnect", "DISCONNECT", connection_id)
+            )
+            self.connected_at.pop(connection_id, None)
+            self.source.pop(connection_id, None)
+        return socket
+
+    @staticmethod
+    def _gone() -> web.Response:
+        return web.Response(
+            status=410,
+            text=json.dumps({"message": "Gone"}),
+            content_type="application/json",
+            headers={"x-amzn-ErrorType": "GoneException"},
+        )
+
+    async def post_to_connection(self, request: web.Request) -> web.Response:
+        socket = self.sockets.get(request.match_info["connection_id"])
+        if socket is None or socket.closed:
+            return self._gone()
+        data = await request.read()
+        if len(data) > 128 * 1024:
+            return web.Response(
+                status=413,
+                text=json.dumps({"message": "Payload too large"}),
+                content_type="application/json",
+                headers={"x-amzn-ErrorType": "PayloadTooLargeException"},
+            )
+        try:
+            await socket.send_str(data.decode("utf-8"))
+        except (ConnectionResetError, RuntimeError):
+            return self._gone()
+        return web.Response(status=200)
+
+    async def get_connection(self, request: web.Request) -> web.Response:
+        connection_id = request.match_info["connection_id"]
+        if connection_id not in self.sockets:
+            return self._gone()
+        source_ip, user_agent = self.source.get(connection_id, ("127.0.0.1", ""))
+        connected = datetime.fromtimestamp(self.connected_at.get(connection_id, time.time()), UTC)
+        return web.json_response(
+            {
+                "ConnectedAt": connected.isoformat(),
+                "LastActiveAt": datetime.now(UTC).isoformat(),
+                "Identity": {"SourceIp": source_ip, "UserAgent": user_agent},
+            }
+        )
+
+    async def delete_connection(self, request: web.Request) -> web.Response:
+        socket = self.sockets.get(request.match_info["connection_id"])
+        if socket is None:
+            return self._gone()
+        await socket.close()
+        return web.Response(status=204)
+
+    async def close_all(self) -> None:
+        for socket in list(self.sockets.values()):
+            await socket.close()
+        self._pool.shutdown(wait=False, cancel_futures=True)

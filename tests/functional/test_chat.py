@@ -1,0 +1,365 @@
+"""chat_ws under moto: every customer and agent action, routing, queues, after hours,
+resume, and the errors that change nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from functions.core.models import Direction, TicketStatus
+from tests.functional.chat_harness import build
+
+TUESDAY = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # London and Madrid are open
+SATURDAY = datetime(2026, 11, 28, 11, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def chat(aws):
+    return build(aws, TUESDAY)
+
+
+def test_a_customer_and_an_agent_who_speaks_their_language_chat_both_ways(chat):
+    agent = chat.agent("lucia@helpline.test")
+    customer = chat.customer("es-ES")
+    got = customer.send(
+        "message",
+        text="Hola, necesito cambiar la dirección de facturación de mi cuenta",
+        client_id="c1",
+    )
+    assert [f["type"] for f in got][:2] == ["ack", "assigned"]
+    assert customer.last("assigned")["agent"] == {"name": "Lucía"}
+    offer = agent.last("assigned")
+    assert offer["language"] == "es" and offer["ticket_id"]
+    [history] = [f for f in agent.of("history") if f.get("session_id") == offer["session_id"]]
+    assert [m["text"] for m in history["messages"]] == [
+        "Hola, necesito cambiar la dirección de facturación de mi cuenta"
+    ]
+
+    agent.send(
+        "message",
+        session_id=offer["session_id"],
+        text="¡Claro! ¿Cuál es la nueva dirección?",
+        client_id="a1",
+    )
+    assert customer.last("message")["message"]["from"] == "agent"
+    assert customer.last("message")["message"]["name"] == "Lucía"
+    customer.send("message", text="Calle Mayor 1, Madrid", client_id="c2")
+    assert agent.last("message")["message"]["text"] == "Calle Mayor 1, Madrid"
+
+    bundle = chat.ticket(offer["ticket_id"])
+    assert bundle.ticket.channel.value == "chat" and bundle.ticket.queue == "spanish"
+    texts = [
+        (m.direction.value, m.text if m.direction is Direction.INBOUND else m.stripped_text)
+        for m in bundle.messages
+    ]
+    assert texts == [
+        ("inbound", "Hola, necesito cambiar la dirección de facturación de mi cuenta"),
+        ("outbound", "¡Claro! ¿Cuál es la nueva dirección?"),
+        ("inbound", "Calle Mayor 1, Madrid"),
+    ]
+    assert bundle.ticket.first_response_at is not None
+
+    agent.send("close", session_id=offer["session_id"])
+    assert customer.last("closed")["by"] == "agent" and customer.last("closed")["offer_rating"]
+    assert chat.ticket(offer["ticket_id"]).ticket.status is TicketStatus.SOLVED
+
+
+def test_waiting_customers_see_their_position_and_it_moves_up(chat):
+    first = chat.customer("en-GB")
+    first.send(
+        "message", text="My invoice shows the wrong company name, please fix it", client_id="1"
+    )
+    second = chat.customer("en-US")
+    second.send("message", text="I cannot log in to my account since this morning", client_id="1")
+    assert first.last("queued")["position"] == 1
+    assert second.last("queued")["position"] == 2
+    assert second.last("queued")["estimated_wait_seconds"] is None  # nobody online yet
+
+    agent = chat.agent("emma@helpline.test", online=False)
+    agent.send("status", status="online", max_chats=1)
+    assert first.last("assigned")["agent"]["name"] == "Emma"
+    assert second.last("queued")["position"] == 1
+    # an agent is online now, so there is an honest estimate: the configured default
+    # until real handle times exist
+    assert second.last("queued")["estimated_wait_seconds"] == 6 * 60
+    assert second.last("queued")["estimate_basis"] == "default"
+
+
+def test_the_wait_estimate_comes_from_recent_handle_times(chat):
+    agent = chat.agent("emma@helpline.test", online=False)
+    agent.send("status", status="online", max_chats=1)
+    first = chat.customer()
+    first.send(
+        "message", text="My invoice shows the wrong company name, please fix it", client_id="1"
+    )
+    session = agent.last("assigned")["session_id"]
+    chat.clock.advance(minutes=4)
+    agent.send("close", session_id=session)  # a 4-minute chat
+    busy = chat.customer()
+    busy.send("message", text="Where can I download my invoice for last month?", client_id="1")
+    waiting = chat.customer()
+    waiting.send("message", text="My discount code does not work at checkout", client_id="1")
+    queued = waiting.last("queued")
+    assert queued["position"] == 1 and queued["estimate_basis"] == "recent"
+    assert 4 * 60 <= queued["estimated_wait_seconds"] <= 4 * 60 + 10
+
+
+def test_after_hours_the_customer_is_told_when_the_team_is_back_and_a_ticket_is_made(chat):
+    chat.clock.now = SATURDAY
+    customer = chat.customer("es-ES")
+    assert (
+        customer.last("after_hours")["next_open_text"]
+        == "el lunes 30 de noviembre a las 09:00 (CET)"
+    )
+    got = customer.send(
+        "message", text="Hola, mi pedido llegó roto. ¿Qué puedo hacer?", client_id="c1"
+    )
+    kinds = [f["type"] for f in got]
+    assert "ack" in kinds and "after_hours" in kinds and "assigned" not in kinds
+    reply = [f for f in got if f["type"] == "message"]
+    assert reply and "lunes 30 de noviembre" in reply[0]["message"]["text"]
+    [ticket] = chat.components.store.list_tickets()
+    ticket_id = ticket.id
+    bundle = chat.ticket(ticket_id)
+    assert bundle.ticket.queue == "spanish" and bundle.ticket.status is TicketStatus.NEW
+    assert [m.kind for m in bundle.messages] == ["message", "after_hours"]
+    customer.send("contact", email="ana@example.com", name="Ana")
+    assert customer.last("contact_saved")["email"] == "ana@example.com"
+
+
+def test_a_confident_faq_match_answers_at_once_and_offers_a_person(chat):
+    customer = chat.customer("en-GB")
+    got = customer.send(
+        "message", text="Where is my order? The tracking link shows nothing", client_id="1"
+    )
+    bot = [f for f in got if f["type"] == "bot"]
+    assert bot and bot[0]["offer_agent"] and "helpline.test/orders" in bot[0]["message"]["text"]
+    assert not customer.of("queued")
+    customer.send("agent")
+    assert customer.last("queued")["position"] == 1
+
+
+def test_a_message_resent_after_a_reconnect_is_stored_once(chat):
+    customer = chat.customer()
+    customer.send("message", text="My invoice shows the wrong company name", client_id="same")
+    customer.send("message", text="My invoice shows the wrong company name", client_id="same")
+    acks = customer.of("ack")
+    assert len(acks) == 2 and acks[0]["message"]["id"] == acks[1]["message"]["id"]
+    ticket_id = chat.components.store.list_tickets()[0].id
+    assert [m.direction for m in chat.ticket(ticket_id).messages] == [Direction.INBOUND]
+
+
+def test_resuming_with_the_same_token_continues_the_chat_and_delivers_what_was_missed(chat):
+    agent = chat.agent("emma@helpline.test")
+    customer = chat.customer()
+    customer.send(
+        "message", text="My invoice shows the wrong company name, please fix it", client_id="1"
+    )
+    last_seen = customer.last("ack")["message"]["cursor"]
+    session = agent.last("assigned")["session_id"]
+    customer.disconnect()
+    agent.send(
+        "message", session_id=session, text="Fixed it, you will get a new invoice.", client_id="a1"
+    )
+    assert agent.last("ack")["delivery"] == "failed"  # the customer was away...
+
+    token = chat.tokens[customer.connection_id]
+    body = chat.service.open_session({"token": token})
+    assert body["resumed"] is True and body["session_id"] == session
+    back = chat.customer(hello=False, token=body["token"])
+    back.send("hello", locale="en-GB", last_seen=last_seen)
+    welcome = back.last("welcome")
+    assert welcome["resumed"] and welcome["state"] == "assigned"
+    assert [m["text"] for m in back.last("history")["messages"]] == [
+        "Fixed it, you will get a new invoice."
+    ]  # ...and gets it on return
+
+
+def test_internal_notes_never_reach_the_customer(chat):
+    agent = chat.agent("emma@helpline.test")
+    customer = chat.customer()
+    customer.send(
+        "message", text="My invoice shows the wrong company name, please fix it", client_id="1"
+    )
+    session = agent.last("assigned")["session_id"]
+    agent.send("note", session_id=session, text="VIP, check the contract first")
+    assert agent.last("ack")["message"]["from"] == "note"
+    assert all("VIP" not in str(frame) for frame in customer.frames)
+    back = chat.customer(hello=False, token=chat.tokens[customer.connection_id])
+    back.send("hello", locale="en-GB")
+    assert all("VIP" not in m["text"] for f in back.of("history") for m in f["messages"])
+
+
+def test_transfer_to_another_team_queues_the_chat_there(chat):
+    emma = chat.agent("emma@helpline.test")
+    customer = chat.customer()
+    customer.send(
+        "message", text="My invoice shows the wrong company name, please fix it", client_id="1"
+    )
+    session = emma.last("assigned")["session_id"]
+    emma.send("transfer", session_id=session, team="russian")
+    assert emma.last("closed") == {"type": "closed", "session_id": session, "by": "transfer"}
+    assert customer.last("queued")["team"] == "russian"
+    ivan = chat.agent("ivan@helpline.test")
+    assert ivan.last("waiting")["chats"][0]["session_id"] == session
+
+
+def test_a_chat_waiting_too_long_overflows_to_the_fallback_team(chat):
+    customer = chat.customer("ru-RU")
+    customer.send("message", text="Здравствуйте, не могу оплатить заказ картой", client_id="1")
+    assert customer.last("queued")["team"] == "russian"
+    chat.clock.advance(seconds=200)
+    assert chat.service.housekeeping()["overflowed"] == 1
+    assert customer.last("queued")["team"] == "english"
+    emma = chat.agent("emma@helpline.test")
+    assert customer.last("assigned")["agent"]["name"] == "Emma"
+    assert emma.last("assigned")["language"] == "ru"
+
+
+def test_the_transcript_is_emailed_and_the_rating_recorded(chat):
+    agent = chat.agent("emma@helpline.test")
+    customer = chat.customer()
+    customer.send(
+        "message", text="My invoice shows the wrong company name, please fix it", client_id="1"
+    )
+    session = agent.last("assigned")["session_id"]
+    agent.send(
+        "message", session_id=session, text="Done: the new invoice is on its way.", client_id="a"
+    )
+    customer.send("close")
+    customer.send("transcript", email="ana@example.com")
+    assert customer.last("transcript_sent")["email"] == "ana@example.com"
+    [mail] = [m for m in chat.aws.sent_mail() if "ana@example.com" in m.destinations]
+    body = mail.get_body(("plain",)).get_content()
+    assert "My invoice shows the wrong company name" in body and "Done: the new invoice" in body
+    assert mail["Auto-Submitted"] == "auto-generated"
+    customer.send("rate", score=5, comment="Quick and kind")
+    assert customer.last("rated")["score"] == 5
+    ticket_id = chat.components.store.list_tickets()[0].id
+    rated = [e for e in chat.ticket(ticket_id).events if e.type == "chat_rated"]
+    assert rated[0].detail["score"] == 5 and rated[0].detail["agent"] == "emma@helpline.test"
+
+
+# -- bad input: an error event with a code, and nothing else changes --------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ("not json", "bad_json"),
+        ("[1, 2]", "bad_json"),
+        ('{"text": "no action"}', "missing_field"),
+        ('{"action": "dance"}', "unknown_action"),
+        ('{"action": "message"}', "missing_field"),
+        ('{"action": "message", "text": 42}', "bad_field"),
+        ('{"action": "status", "status": "online"}', "forbidden"),
+        ('{"action": "rate", "score": 9}', "bad_score"),
+        ('{"action": "transcript", "email": "nope"}', "bad_email"),
+    ],
+)
+def test_bad_frames_get_an_error_and_change_nothing(chat, body, code):
+    customer = chat.customer()
+    got = customer.raw(body)
+    assert [f["type"] for f in got] == ["error"] and got[0]["code"] == code
+    assert chat.components.store.list_tickets() == []
+
+
+def test_oversized_messages_are_refused_never_cut(chat):
+    customer = chat.customer()
+    [error] = customer.send("message", text="x" * 4001, client_id="big")
+    assert error["code"] == "too_large" and error["client_id"] == "big"
+    [error] = customer.raw('{"action":"message","text":"' + "y" * (130 * 1024) + '"}')
+    assert error["code"] == "too_large"
+    assert chat.components.store.list_tickets() == []
+
+
+def test_a_message_before_hello_is_refused(chat):
+    customer = chat.customer(hello=False)
+    [error] = customer.send("message", text="hi there, I need help", client_id="1")
+    assert error["code"] == "hello_first"
+
+
+def test_a_customer_cannot_post_into_another_conversation(chat):
+    victim = chat.customer()
+    victim.send("message", text="My invoice shows the wrong company name", client_id="1")
+    victim_session = chat.service.chats.get_connection(
+        victim.connection_id, now=chat.clock()
+    ).session_id
+    attacker = chat.customer()
+    [error] = attacker.send("message", text="injected", client_id="x", session_id=victim_session)
+    assert error["code"] == "forbidden"
+    assert all(
+        "injected" not in (m.text or "")
+        for m in chat.ticket(chat.components.store.list_tickets()[0].id).messages
+    )
+
+
+def test_an_agent_cannot_write_into_a_chat_that_is_not_theirs(chat):
+    emma = chat.agent("emma@helpline.test")
+    layla = chat.agent("layla@helpline.test")
+    customer = chat.customer()
+    customer.send("message", text="My invoice shows the wrong company name", client_id="1")
+    session = emma.last("assigned")["session_id"]
+    [error] = layla.send("message", session_id=session, text="hello", client_id="x")
+    assert error["code"] == "forbidden"
+
+
+def test_forged_and_expired_tokens_are_refused_at_the_handshake(chat):
+    body = chat.service.open_session({})
+    assert chat.service.connect("c-forged", {"token": body["token"][:-2] + "xx"}) == 401
+    assert chat.service.connect("c-none", {}) == 401
+    chat.clock.advance(hours=3)
+    assert chat.service.connect("c-late", {"token": body["token"]}) == 401
+    assert chat.service.connect("c-agent", {"agent_token": body["token"]}) == 401
+
+
+def test_flooding_is_throttled_with_an_error(chat):
+    customer = chat.customer()  # its hello used one of this second's five actions
+    for _ in range(8):  # all within the same second
+        chat.service.handle(customer.connection_id, '{"action": "typing", "typing": true}')
+    errors = customer.of("error")
+    assert len(errors) == 4 and {e["code"] for e in errors} == {"rate_limited"}
+    chat.clock.advance(seconds=1)
+    customer.send("message", text="Sorry, my keyboard was stuck", client_id="k")
+    assert customer.last("ack")["client_id"] == "k"
+
+
+def test_a_push_to_a_gone_connection_forgets_it_and_is_not_retried(chat):
+    customer = chat.customer()
+    connection = customer.connection_id
+    chat.api.closed.add(connection)
+    assert chat.service.pusher.push(connection, '{"type": "typing"}') is False
+    assert chat.service.chats.get_connection(connection, now=chat.clock()) is None
+    session = chat.service.chats.get_session(
+        chat.service.open_session({"token": chat.tokens[connection]})["session_id"]
+    )
+    assert session.connection_id is None
+
+
+def test_the_real_management_api_client_gone_error_is_recognised(chat):
+    """botocore's own parsing of a 410, through its Stubber: the connection is deleted."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from functions.core.channels.chat import ChatPusher
+
+    client = boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url="https://example.execute-api.us-east-1.amazonaws.com/prod",
+    )
+    customer = chat.customer()
+    forgotten = []
+    pusher = ChatPusher(client_factory=lambda _url: client, on_gone=forgotten.append)
+    with Stubber(client) as stub:
+        stub.add_client_error(
+            "post_to_connection", service_error_code="GoneException", http_status_code=410
+        )
+        stub.add_response(
+            "post_to_connection",
+            {},
+            {"ConnectionId": customer.connection_id, "Data": b'{"type":"typing"}'},
+        )
+        assert pusher.push(customer.connection_id, '{"type":"typing"}') is False
+        assert pusher.push(customer.connection_id, '{"type":"typing"}') is True
+    assert forgotten == [customer.connection_id]
