@@ -22,7 +22,9 @@ MAX_FRAME_BYTES = 32 * 1024  # and its frame limit, for what we send
 CUSTOMER_ACTIONS = frozenset(
     {"hello", "message", "typing", "read", "agent", "contact", "transcript", "rate", "close"}
 )
-AGENT_ACTIONS = frozenset({"status", "accept", "message", "note", "typing", "transfer", "close"})
+AGENT_ACTIONS = frozenset(
+    {"status", "accept", "message", "note", "typing", "read", "transfer", "close"}
+)
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _SESSION_ID = re.compile(r"^[A-Za-z0-9]{6,40}$")
 _EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,190}\.[^@\s<>\"'.]{2,63}$")
@@ -126,7 +128,7 @@ def _decode_object(data: Mapping[str, Any], role: str, max_chars: int) -> Action
 def _fields(name: str, role: str, data: Mapping[str, Any], max_chars: int) -> dict[str, Any]:
     agent = role == "agent"
     out: dict[str, Any] = {}
-    if agent and name in ("accept", "message", "note", "typing", "transfer", "close"):
+    if agent and name in ("accept", "message", "note", "typing", "read", "transfer", "close"):
         out["session_id"] = _session(data, name, required=True)
     if name in ("message", "note"):
         text = _text(data, "text", name, limit=max_chars, required=True) or ""

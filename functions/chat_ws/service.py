@@ -55,6 +55,18 @@ AGENT_PURPOSE = "agent"
 HISTORY_CHUNK = 20  # messages per `history` frame: 20 x 4,000 chars stays under 32 KB... in UTF-8 worst case we halve
 
 
+def waiting_entry(session: ChatSession) -> dict[str, Any]:
+    """One waiting chat as agents see it in their `waiting` list."""
+    return {
+        "session_id": session.id,
+        "language": session.language,
+        "team": session.team,
+        "waiting_since": to_iso(session.queued_at) if session.queued_at else None,
+        "overflowed": session.overflowed,
+        "preview": session.preview,
+    }
+
+
 def _fail(code: str, reason: str) -> RejectedInput:
     return RejectedInput(code, reason)
 
@@ -475,6 +487,7 @@ class ChatService:
 
             def attach(s: ChatSession) -> ChatSession:
                 s.ticket_id = outcome.ticket_id
+                s.preview = " ".join(inbound.text.split())[:140]
                 s.language = ticket.language if ticket else self.config.languages.default
                 s.team = ticket.queue if ticket else self.config.routing.default_team
                 return s
@@ -765,20 +778,7 @@ class ChatService:
         self.pusher.push_quietly(session.connection_id, event("assigned", agent={"name": name}))
         presence = self.chats.get_presence(email)
         agent_connection = presence.connection_id if presence else None
-        self.pusher.push_quietly(
-            agent_connection,
-            event(
-                "assigned",
-                session_id=session.id,
-                ticket_id=session.ticket_id,
-                language=session.language,
-                customer={
-                    "name": session.contact_name,
-                    "locale": session.locale,
-                    "page": session.page,
-                },
-            ),
-        )
+        self.pusher.push_quietly(agent_connection, self._offer(session))
         if agent_connection:
             messages = self.store.messages_after(session.ticket_id, None)  # agents see notes too
             try:
@@ -788,6 +788,16 @@ class ChatService:
         if was.state == "queued" and was.team:
             self.refresh_queue(was.team)
         return True
+
+    def _offer(self, session: ChatSession) -> str:
+        """The `assigned` frame an agent gets for a chat that is now theirs."""
+        return event(
+            "assigned",
+            session_id=session.id,
+            ticket_id=session.ticket_id,
+            language=session.language,
+            customer={"name": session.contact_name, "locale": session.locale, "page": session.page},
+        )
 
     def _eligible(self, session: ChatSession, languages: Iterable[str]) -> bool:
         return session.language in set(languages) or session.overflowed
@@ -864,16 +874,7 @@ class ChatService:
         waiting = self.chats.queue(team)
         for position, session in enumerate(waiting, start=1):
             self._push_position(session, position)
-        chats = [
-            {
-                "session_id": s.id,
-                "language": s.language,
-                "team": s.team,
-                "waiting_since": to_iso(s.queued_at) if s.queued_at else None,
-                "overflowed": s.overflowed,
-            }
-            for s in waiting
-        ]
+        chats = [waiting_entry(s) for s in waiting]
         notified = set()
         for code in self.config.teams[team].languages:
             for email in self.chats.online_agents(code):
@@ -921,6 +922,10 @@ class ChatService:
                 session.connection_id,
                 event("typing", **{"from": "agent"}, typing=action.get("typing")),
             )
+        elif action.name == "read":
+            self.pusher.push_quietly(
+                session.connection_id, event("read", message_id=action.get("message_id"))
+            )
         elif action.name == "transfer":
             self._transfer(connection, email, session, action)
         elif action.name == "close":
@@ -954,25 +959,13 @@ class ChatService:
                 languages=list(presence.languages),
                 max_chats=presence.max_chats,
                 active=presence.active,
+                teams=[{"id": t.id, "name": t.name} for t in self.config.teams.values()],
             ),
         )
         # the agent's own chats, so a reconnecting agent picks up where they were
         for session in self.chats.agent_sessions(email):
             if session.state == "assigned" and session.ticket_id:
-                self.pusher.push_quietly(
-                    connection.id,
-                    event(
-                        "assigned",
-                        session_id=session.id,
-                        ticket_id=session.ticket_id,
-                        language=session.language,
-                        customer={
-                            "name": session.contact_name,
-                            "locale": session.locale,
-                            "page": session.page,
-                        },
-                    ),
-                )
+                self.pusher.push_quietly(connection.id, self._offer(session))
                 self._push_history(
                     connection.id,
                     self.store.messages_after(session.ticket_id, None),
@@ -985,16 +978,7 @@ class ChatService:
                 event(
                     "waiting",
                     team=team_id,
-                    chats=[
-                        {
-                            "session_id": s.id,
-                            "language": s.language,
-                            "team": s.team,
-                            "waiting_since": to_iso(s.queued_at) if s.queued_at else None,
-                            "overflowed": s.overflowed,
-                        }
-                        for s in waiting
-                    ],
+                    chats=[waiting_entry(s) for s in waiting],
                 ),
             )
         if presence.status == "online":

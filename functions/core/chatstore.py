@@ -85,6 +85,7 @@ class ChatSession:
     contact_email: str | None = None
     agent_replied: bool = False
     rating: int | None = None
+    preview: str = ""  # the customer's first words, for the agents' waiting list
     version: int = 0
 
 
@@ -134,6 +135,7 @@ def session_to_item(session: ChatSession) -> dict[str, Any]:
         "contact_email": session.contact_email,
         "agent_replied": session.agent_replied or None,
         "rating": session.rating,
+        "preview": session.preview or None,
         "version": session.version,
     }
     if session.state == "queued" and session.team and session.queued_at:
@@ -169,6 +171,7 @@ def session_from_item(item: Mapping[str, Any]) -> ChatSession:
         contact_email=item.get("contact_email"),
         agent_replied=bool(item.get("agent_replied", False)),
         rating=item.get("rating"),
+        preview=item.get("preview") or "",
         version=int(item.get("version", 0)),
     )
 

@@ -110,7 +110,7 @@ def window(value: Any, path: str) -> tuple[time, time]:
         raise ConfigError(path, f"{value!r} is not a valid time of day")
     start = time(h1, m1)
     end = time(0, 0) if h2 == 24 else time(h2, m2)
-    if start == end:
+    if start == end and h2 != 24:  # 00:00-24:00 is a whole day
         raise ConfigError(path, "a window must not be empty")
     return start, end
 

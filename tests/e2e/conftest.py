@@ -124,3 +124,33 @@ def start_stack(state_dir: Path, *extra_args: str) -> Iterator[Stack]:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     yield from start_stack(tmp_path_factory.mktemp("helpline-state"))
+
+
+def config_variant(folder: Path, name: str, change: Callable[[dict[str, Any]], None]) -> Path:
+    """The demo config, changed by `change`, written to `folder` with its holiday table."""
+    import shutil
+
+    import yaml
+
+    demo = REPO / "infra" / "config" / "demo.yaml"
+    config = yaml.safe_load(demo.read_text(encoding="utf-8"))
+    change(config)
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    shutil.copy(demo.with_name("demo.holidays.json"), folder / f"{name}.holidays.json")
+    return path
+
+
+def _always_open(config: dict[str, Any]) -> None:
+    for calendar in config["calendars"].values():
+        calendar["hours"] = {"mon-sun": ["00:00-24:00"]}
+        calendar.pop("holidays", None)
+        calendar.pop("closures", None)
+
+
+@pytest.fixture(scope="module")
+def open_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The demo config with every team at work around the clock, for tests whose
+    outcome must not depend on the hour they run at (queues, live agents)."""
+    path = config_variant(tmp_path_factory.mktemp("open-config"), "open", _always_open)
+    yield from start_stack(tmp_path_factory.mktemp("open-state"), "--config", str(path))

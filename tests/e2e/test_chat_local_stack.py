@@ -6,22 +6,28 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import websockets
-import yaml
 
-from tests.e2e.conftest import Stack, start_stack
+from tests.e2e.conftest import Stack, config_variant, start_stack
 from tests.helpers import REPO
 
 pytestmark = pytest.mark.e2e
 DEMO = REPO / "infra" / "config" / "demo.yaml"
+
+
+def _run(main: Any) -> Any:
+    """asyncio.run in a thread of its own: Playwright's sync API (the browser tests in
+    the same session) keeps an event loop running in the main thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(main())).result(timeout=120)
 
 
 def _post(stack: Stack, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -84,17 +90,21 @@ async def _agent(stack: Stack, email: str, **status: Any) -> Peer:
     return peer
 
 
-def test_a_forged_token_is_refused_at_the_handshake(stack: Stack) -> None:
+def test_a_forged_token_is_refused_at_the_handshake(open_stack: Stack) -> None:
+    stack = open_stack
+
     async def run() -> None:
         url = stack.info["chat_ws_url"]
         with pytest.raises(websockets.InvalidStatus) as refused:
             await websockets.connect(url + "?token=not-a-token")
         assert refused.value.response.status_code == 401
 
-    asyncio.run(run())
+    _run(run)
 
 
-def test_customer_and_agent_chat_both_ways_and_the_chat_is_a_ticket(stack: Stack) -> None:
+def test_customer_and_agent_chat_both_ways_and_the_chat_is_a_ticket(open_stack: Stack) -> None:
+    stack = open_stack
+
     async def run() -> str:
         agent = await _agent(stack, "ivan@helpline.test")
         customer = await _customer(stack, "ru-RU")
@@ -124,7 +134,7 @@ def test_customer_and_agent_chat_both_ways_and_the_chat_is_a_ticket(stack: Stack
         await customer.socket.close()
         return str(offer["ticket_id"])
 
-    ticket_id = asyncio.run(run())
+    ticket_id = _run(run)
     shown = stack.json("tickets", "show", ticket_id)
     assert shown["ticket"]["channel"] == "chat"
     assert shown["ticket"]["queue"] == "russian" and shown["ticket"]["language"] == "ru"
@@ -136,7 +146,9 @@ def test_customer_and_agent_chat_both_ways_and_the_chat_is_a_ticket(stack: Stack
     ]
 
 
-def test_a_second_waiting_customer_sees_position_two_then_one(stack: Stack) -> None:
+def test_a_second_waiting_customer_sees_position_two_then_one(open_stack: Stack) -> None:
+    stack = open_stack
+
     async def run() -> None:
         first = await _customer(stack, "ar")
         await first.send(
@@ -155,21 +167,20 @@ def test_a_second_waiting_customer_sees_position_two_then_one(stack: Stack) -> N
         for peer in (first, second, agent):
             await peer.socket.close()
 
-    asyncio.run(run())
+    _run(run)
+
+
+def _closed_around_today(config: dict[str, Any]) -> None:
+    today = datetime.now(UTC).date()
+    days = [str(today + timedelta(days=n)) for n in (-1, 0, 1)]
+    for calendar in config["calendars"].values():
+        calendar["closures"] = sorted({*map(str, calendar.get("closures", [])), *days})
 
 
 @pytest.fixture(scope="module")
 def closed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The demo config with every office closed today and tomorrow (as on a holiday)."""
-    folder: Path = tmp_path_factory.mktemp("closed-config")
-    config = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
-    today = datetime.now(UTC).date()
-    days = [str(today + timedelta(days=n)) for n in (-1, 0, 1)]
-    for calendar in config["calendars"].values():
-        calendar["closures"] = sorted({*map(str, calendar.get("closures", [])), *days})
-    path = folder / "closed.yaml"
-    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    shutil.copy(DEMO.with_name("demo.holidays.json"), folder / "closed.holidays.json")
+    path = config_variant(tmp_path_factory.mktemp("closed-config"), "closed", _closed_around_today)
     yield from start_stack(tmp_path_factory.mktemp("closed-state"), "--config", str(path))
 
 
@@ -193,7 +204,7 @@ def test_a_chat_after_hours_says_when_the_team_is_back_and_becomes_a_ticket(
         await customer.socket.close()
         return ack
 
-    asyncio.run(run())
+    _run(run)
     [ticket] = [t for t in stack.tickets() if t["channel"] == "chat"]
     assert ticket["status"] == "new" and ticket["queue"] == "english"
     shown = stack.json("tickets", "show", ticket["id"])

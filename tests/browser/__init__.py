@@ -1,0 +1,1 @@
+"""Browser tests of the chat widget and the agent page, against a protocol fake."""
