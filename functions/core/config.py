@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -65,6 +65,11 @@ from functions.core.config_fields import (
     window as _window,
 )
 from functions.core.errors import ConfigError
+from functions.core.social_config import SocialSettings, parse_social
+from functions.core.surveys import SurveySettings, parse_surveys
+
+if TYPE_CHECKING:
+    from functions.core.sla import SlaSettings
 from functions.core.hours import Calendar, CalendarSpec, CalendarSpecError
 from functions.core.models import Channel
 
@@ -162,6 +167,9 @@ class Config:
     routing: Routing
     replies: Replies
     email: EmailSettings
+    social: SocialSettings
+    sla: SlaSettings
+    surveys: SurveySettings
     agents: tuple[AgentSpec, ...] = ()
     chat: ChatSettings = field(default_factory=ChatSettings)
     # a chat or social message this soon after its ticket was solved reopens it
@@ -230,6 +238,9 @@ def parse_config(
             "email",
             "agents",
             "chat",
+            "social",
+            "sla",
+            "surveys",
         },
     )
     version = root.get("version", 1)
@@ -252,6 +263,13 @@ def parse_config(
         languages=languages.supported,
         default_team=routing.default_team,
     )
+    from functions.core.sla import parse_sla
+
+    social = parse_social(root.get("social"))
+    sla = parse_sla(
+        root.get("sla"), calendars=calendars, teams=teams, languages=languages.supported
+    )
+    surveys = parse_surveys(root.get("surveys"))
     return Config(
         brand=brand,
         languages=languages,
@@ -262,6 +280,10 @@ def parse_config(
         email=email,
         agents=agents,
         chat=chat,
+        social=social,
+        sla=sla,
+        surveys=surveys,
+        reopen_window_hours=social.reopen_window_hours,
         source=source,
         raw=root,
     )

@@ -695,6 +695,11 @@ class Intake:
                 "X-Loop": brand.support_address,
                 "Content-Language": rendered.locale,
             }
+        elif message.channel is not Channel.CHAT:
+            window = self._window(message.channel, message.received_at, ctx.now)
+            if not window.allowed:
+                return None, str(window.reason)
+            headers = dict(window.headers)
         reply = Message(
             id=reply_id,
             ticket_id=ticket.id,
@@ -717,6 +722,14 @@ class Intake:
             delivery=DeliveryStatus.PENDING,
         )
         return reply, ""
+
+    def _window(self, channel: Channel, last_inbound_at: datetime, now: datetime) -> Any:
+        """An automatic reply may only go out inside the platform's standard window."""
+        from functions.core.channels import windows
+
+        return windows.decide(
+            channel, last_inbound_at=last_inbound_at, now=now, human=False, whatsapp_template=None
+        )
 
     @staticmethod
     def _reply_address(message: InboundMessage, identity: Identity) -> str:

@@ -35,12 +35,25 @@ def metrics(service: str, namespace: str = "Helpline") -> Any:
 
 
 def count(service: str, name: str, value: int = 1, **dimensions: str) -> None:
+    """Count something. With dimensions (team, platform...) the metric is written on its
+    own EMF line at once: one metric set shares one value per dimension, so metrics
+    with different dimension values cannot be batched together."""
     from aws_lambda_powertools.metrics import MetricUnit
 
-    collector = metrics(service)
-    for key, dim in dimensions.items():
-        collector.add_dimension(name=key, value=dim)
-    collector.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    if not dimensions:
+        metrics(service).add_metric(name=name, unit=MetricUnit.Count, value=value)
+        return
+    from aws_lambda_powertools.metrics import single_metric
+
+    with single_metric(
+        name=name,
+        unit=MetricUnit.Count,
+        value=value,
+        namespace=metrics(service).namespace,
+        default_dimensions={"service": service},
+    ) as metric:
+        for key, dim in dimensions.items():
+            metric.add_dimension(name=key, value=dim)
 
 
 def flush(service: str) -> None:

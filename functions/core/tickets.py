@@ -206,6 +206,8 @@ class TicketService:
         )
         if external_id and reply.external_id is None:
             reply = replace(reply, external_id=external_id)
+        if ticket.channel not in (Channel.EMAIL, Channel.CHAT):
+            reply = replace(reply, headers=dict(self._window(ticket).headers))
         refusal = self._refusal(ticket, customer, reply)
         if refusal:
             reply = replace(reply, delivery=DeliveryStatus.FAILED, delivery_detail=refusal)
@@ -325,10 +327,28 @@ class TicketService:
         )
         return sender.send(mail)
 
+    def _window(self, ticket: Ticket) -> Any:
+        """The platform's messaging window for a person's reply now."""
+        from functions.core.channels import windows
+
+        template = self.config.social.meta.whatsapp_template if self.config.social.meta else None
+        return windows.decide(
+            ticket.channel,
+            last_inbound_at=ticket.last_inbound_at,
+            now=self.clock(),
+            human=True,
+            whatsapp_template=template.name if template else None,
+            whatsapp_template_language=template.language if template else None,
+        )
+
     def _refusal(self, ticket: Ticket, customer: Customer | None, reply: Message) -> str | None:
         """Why this reply must not be sent, said plainly; None when it may go."""
         if not reply.recipients:
             return "the customer has no address on this channel"
+        if ticket.channel not in (Channel.EMAIL, Channel.CHAT):
+            window = self._window(ticket)
+            if not window.allowed:
+                return str(window.reason)
         if customer is not None and ticket.channel is Channel.EMAIL:
             for recipient in reply.recipients:
                 if f"email:{recipient.lower()}" in customer.undeliverable:

@@ -100,6 +100,62 @@ class Components:
     secrets: SecretResolver
 
 
+def social_senders(config: Config, secrets: SecretResolver) -> dict[Channel, Sender]:
+    """A sender for every platform the config turns on. Tokens are read from their
+    secrets when a reply goes out (and cached), never at start."""
+    from functions.core.channels.instagram import InstagramSender
+    from functions.core.channels.messenger import MessengerSender
+    from functions.core.channels.telegram import TelegramSender
+    from functions.core.channels.whatsapp import WhatsAppSender
+    from functions.core.channels.x import XSender
+
+    social = config.social
+    senders: dict[Channel, Sender] = {}
+
+    def by_account(channel: Channel) -> Any:
+        accounts = social.accounts(channel)
+
+        def token(account: str) -> str:
+            ref = accounts.get(account)
+            if ref is None:
+                raise LookupError(
+                    f"no access token is configured for {channel.value} account {account}"
+                )
+            return secrets.get(ref)
+
+        return token
+
+    if social.meta is not None:
+        meta = social.meta
+        if meta.pages:
+            senders[Channel.MESSENGER] = MessengerSender(
+                base_url=meta.graph_base_url,
+                version=meta.graph_version,
+                token=by_account(Channel.MESSENGER),
+            )
+        if meta.instagram:
+            senders[Channel.INSTAGRAM] = InstagramSender(
+                base_url=meta.graph_base_url,
+                version=meta.graph_version,
+                token=by_account(Channel.INSTAGRAM),
+            )
+        if meta.whatsapp_numbers:
+            senders[Channel.WHATSAPP] = WhatsAppSender(
+                base_url=meta.graph_base_url,
+                version=meta.graph_version,
+                token=by_account(Channel.WHATSAPP),
+            )
+    if social.telegram is not None:
+        telegram = social.telegram
+        senders[Channel.TELEGRAM] = TelegramSender(
+            base_url=telegram.base_url, token=lambda: secrets.get(telegram.bot_token)
+        )
+    if social.x is not None:
+        x = social.x
+        senders[Channel.X] = XSender(base_url=x.base_url, token=lambda: secrets.get(x.access_token))
+    return senders
+
+
 def build(
     settings: Settings, *, clients: Mapping[str, Any] | None = None, config: Config | None = None
 ) -> Components:
@@ -148,10 +204,11 @@ def build(
         agent_names={agent.email: agent.name for agent in config.agents},
         email_fallback=tickets.email_copy,
     )
-    tickets.senders = dict(senders)
     secrets = SecretResolver(
         client_factory=lambda service: given.get(service) or aws.client(service)
     )
+    senders.update(social_senders(config, secrets))
+    tickets.senders = dict(senders)
     intake = Intake(
         config=config,
         store=store,

@@ -34,8 +34,12 @@ class Outbox:
                 if sent.id not in self._parsed:
                     self._parsed[sent.id] = self._describe_ses(sent)
                 result.append(self._parsed[sent.id])
-        for source in self.extra_sources:
-            result.extend(source.entries())
+            for source in self.extra_sources:
+                for entry in source.entries():
+                    # one order across SES and the fake platforms: when first seen here
+                    if entry["id"] not in self._parsed:
+                        self._parsed[entry["id"]] = {**entry, "seq": len(self._parsed)}
+                    result.append(self._parsed[entry["id"]])
         result.sort(key=lambda entry: entry.get("seq", 0))
         return result
 

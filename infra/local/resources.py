@@ -194,6 +194,7 @@ def verify_sender_domain(session: Any, domain: str) -> None:
 def secret_refs(config: Any) -> list[Any]:
     """Every secret reference a config holds (chat, social, surveys...), found by walking it."""
     import dataclasses
+    from collections.abc import Mapping
 
     from functions.core.secrets import SecretRef
 
@@ -211,7 +212,7 @@ def secret_refs(config: Any) -> list[Any]:
             for item in dataclasses.fields(value):
                 if item.name != "raw":
                     walk(getattr(value, item.name))
-        elif isinstance(value, dict):
+        elif isinstance(value, Mapping):
             for item in value.values():
                 walk(item)
         elif isinstance(value, list | tuple | frozenset | set):
@@ -241,3 +242,31 @@ def create_demo_secrets(session: Any, config: Any) -> dict[str, str]:
                 manager.put_secret_value(SecretId=ref.name, SecretString=value)
         values[str(ref)] = value
     return values
+
+
+def config_with_fake_platforms(source: Path, folder: Path, base_url: str) -> Path:
+    """A copy of a config whose social platforms send to `base_url`/fake/<platform>
+    (the local stack's fake platform API) instead of the real APIs."""
+    import shutil
+
+    data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    social = data.get("social") or {}
+    if social.get("meta"):
+        social["meta"]["graph_base_url"] = f"{base_url}/fake/graph"
+    if social.get("telegram"):
+        social["telegram"]["base_url"] = f"{base_url}/fake/telegram"
+    if social.get("x"):
+        social["x"]["base_url"] = f"{base_url}/fake/x"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "config.yaml"
+    target.write_text(
+        "# written by helpline dev from "
+        + str(source)
+        + ": platform APIs point at the fake\n"
+        + yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
+    holidays = source.with_name(source.stem + ".holidays.json")
+    if holidays.is_file():
+        shutil.copy(holidays, folder / "config.holidays.json")
+    return target

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from functions.core.models import Channel
 from infra.local.resources import DEMO_CONFIG
 from infra.local.state import DevState, local_aws_environment, remove_state, write_state
 
@@ -93,8 +94,15 @@ class DevStack:
 
     def _start_backend(self) -> None:
         from functions.core.config import load_config
+        from infra.local.resources import config_with_fake_platforms
 
-        config = load_config(self.options.config_path)
+        # the functions run with a copy of the config whose platform APIs are the fake here
+        self.effective_config = config_with_fake_platforms(
+            Path(self.options.config_path),
+            Path(self.options.state_dir) / "config",
+            f"http://{HOST}:{self.http_port}",
+        )
+        config = load_config(self.effective_config)
         self.config = config
         for port in (self.aws_port, self.http_port, self.smtp_port):
             _require_free(port)
@@ -138,7 +146,7 @@ class DevStack:
         }
         for domain in sorted(domains):
             verify_sender_domain(session, domain)
-        self.function_env = self.resources.environment(config_path=self.options.config_path)
+        self.function_env = self.resources.environment(config_path=self.effective_config)
         http = f"http://{HOST}:{self.http_port}"
         # chat_ws pushes through the Management API, which this stack answers itself
         self.function_env["AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"] = http
@@ -165,9 +173,13 @@ class DevStack:
 
         from functions.chat_ws import app as chat_app
         from functions.chat_ws import wiring as chat_wiring
+        from functions.social_dm import app as social_app
+        from functions.social_dm import wiring as social_wiring
 
         chat_wiring.use(None)
+        social_wiring.use(None)
         self.chat_app = chat_app
+        self.social_app = social_app
         if config.chat.enabled:
             self._every(
                 self.options.chat_tick_seconds, "chat housekeeping", chat_wiring.housekeeping
@@ -255,6 +267,15 @@ class DevStack:
             mail_dlq_url=self.resources.mail_dlq_url,
         )
         self.outbox = Outbox()
+        from infra.local.fake_platforms import FakePlatforms
+
+        instagram_tokens = {
+            self.secrets[str(ref)]: "instagram"
+            for ref in self.config.social.accounts(Channel.INSTAGRAM).values()
+            if str(ref) in self.secrets
+        }
+        self.fake_platforms = FakePlatforms(instagram_tokens)
+        self.outbox.extra_sources.append(self.fake_platforms)
         from infra.local.chat_bridge import ChatBridge
         from infra.local.gateway import ChaliceRoutes
 
@@ -265,6 +286,7 @@ class DevStack:
             host=f"{HOST}:{self.http_port}",
         )
         chat_routes = ChaliceRoutes(self.chat_app.app, name="chat_ws")
+        social_routes = ChaliceRoutes(self.social_app.app, name="social_dm")
         webapp = WebApp(
             store=components.store,
             tickets=tickets,
@@ -280,6 +302,12 @@ class DevStack:
                 web.post("/chat/session", chat_routes.handle),
                 web.options("/chat/session", chat_routes.handle),
                 web.get("/chat/widget.js", chat_routes.handle),
+                web.get("/webhooks/meta", social_routes.handle),
+                web.post("/webhooks/meta", social_routes.handle),
+                web.post("/webhooks/telegram", social_routes.handle),
+                web.get("/webhooks/x", social_routes.handle),
+                web.post("/webhooks/x", social_routes.handle),
+                *self.fake_platforms.routes(),
             ],
             agents=self._agent_tokens,
         )
@@ -308,6 +336,17 @@ class DevStack:
             "ws_url": f"ws://{HOST}:{self.http_port}/chat",
         }
 
+    def _webhook_secrets(self) -> dict[str, str]:
+        """The demo secrets a person needs to sign test deliveries with curl."""
+        social = self.config.social
+        named = {
+            "meta_app_secret": social.meta.app_secret if social.meta else None,
+            "meta_verify_token": social.meta.verify_token if social.meta else None,
+            "telegram_secret_token": social.telegram.secret_token if social.telegram else None,
+            "x_consumer_secret": social.x.consumer_secret if social.x else None,
+        }
+        return {name: self.secrets[str(ref)] for name, ref in named.items() if ref is not None}
+
     def _announce(self) -> None:
         http_url = f"http://{HOST}:{self.http_port}"
         state = DevState(
@@ -317,13 +356,14 @@ class DevStack:
             smtp_host=HOST,
             smtp_port=self.smtp_port,
             support_address=self.config.brand.support_address,
-            config_path=str(self.options.config_path),
+            config_path=str(self.effective_config),
             region="us-east-1",
             resources=self.resources.to_json(),
             environment=self.function_env,
             extra={
                 "chat_ws_url": f"ws://{HOST}:{self.http_port}/chat",
                 "secrets": self.secrets,
+                **self._webhook_secrets(),
             },
         )
         path = write_state(self.options.state_dir, state)
