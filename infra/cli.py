@@ -147,11 +147,13 @@ def cmd_tickets_show(args: argparse.Namespace) -> int:
         print(f"helpline: {exc}", file=sys.stderr)
         return 1
     customer = service.customer(bundle.ticket.customer_id)
+    targets = _sla_rows(connection, bundle.ticket)
     if args.json:
         _print_json(
             {
                 "ticket": bundle.ticket,
                 "customer": _customer_json(customer),
+                "sla": targets,
                 "messages": bundle.messages,
                 "events": bundle.events,
             }
@@ -169,6 +171,14 @@ def cmd_tickets_show(args: argparse.Namespace) -> int:
         )
     if t.tags:
         print(f"tags {', '.join(t.tags)}")
+    for row in targets:
+        due = row["due_local"] or "paused"
+        left = _duration(row["remaining_seconds"])
+        kind = "working time" if row["business"] else "elapsed"
+        print(
+            f"sla {row['target']:<15} {row['status']:<9} due {due:<32} "
+            f"{'left' if row['remaining_seconds'] >= 0 else 'over'} {left} ({kind})"
+        )
     for m in bundle.messages:
         flags = (
             [m.direction.value]
@@ -193,6 +203,182 @@ def cmd_tickets_show(args: argparse.Namespace) -> int:
             f"  {e.at:%Y-%m-%d %H:%M:%S} {e.type} {json.dumps(e.detail, ensure_ascii=False) if e.detail else ''}"
         )
     return 0
+
+
+def _sla_rows(connection: Connection, ticket: Any) -> list[dict[str, Any]]:
+    from functions.core import ticket_sla
+    from functions.core.timeutil import utcnow
+
+    rows = []
+    for view in ticket_sla.report(connection.components.config, ticket, now=utcnow()):
+        rows.append(
+            {
+                "target": view.target,
+                "status": view.status,
+                "business": view.business,
+                "due_at": view.due_at.isoformat() if view.due_at else None,
+                "timezone": str(view.due_at.tzinfo) if view.due_at else None,
+                "due_local": view.due_at.strftime("%a %Y-%m-%d %H:%M %Z") if view.due_at else None,
+                "remaining_seconds": int(view.remaining.total_seconds()),
+                "paused_seconds": int(view.paused.total_seconds()),
+                "met_at": view.met_at.isoformat() if view.met_at else None,
+            }
+        )
+    return rows
+
+
+def _duration(seconds: int) -> str:
+    seconds = abs(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m"
+
+
+def cmd_queues(args: argparse.Namespace) -> int:
+    """The routing and escalation queues: how many messages wait in each (and its DLQ)."""
+    from functions.core import aws as aws_clients
+
+    connection = Connection(args.state_dir)
+    sqs = aws_clients.client("sqs")
+    rows = []
+    for name, url in sorted(connection.components.publisher.queue_urls.items()):
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "RedrivePolicy",
+            ],
+        )["Attributes"]
+        dlq_count = None
+        if "RedrivePolicy" in attributes:
+            dlq_arn = json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"]
+            dlq_url = sqs.get_queue_url(QueueName=dlq_arn.rsplit(":", 1)[1])["QueueUrl"]
+            dlq_count = int(
+                sqs.get_queue_attributes(
+                    QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+                )["Attributes"]["ApproximateNumberOfMessages"]
+            )
+        rows.append(
+            {
+                "queue": name,
+                "waiting": int(attributes["ApproximateNumberOfMessages"]),
+                "in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+                "dead_letters": dlq_count,
+            }
+        )
+    if args.json:
+        _print_json(rows)
+        return 0
+    print(f"{'QUEUE':<12} {'WAITING':>8} {'IN FLIGHT':>10} {'DEAD LETTERS':>13}")
+    for row in rows:
+        print(
+            f"{row['queue']:<12} {row['waiting']:>8} {row['in_flight']:>10} {row['dead_letters'] or 0:>13}"
+        )
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """CSAT, NPS, response rate, first response and resolution times, volumes: read
+    from the pre-computed report cells (one Query per dimension), never from tickets."""
+    from datetime import date, timedelta
+
+    from functions.core import reports
+    from functions.core.surveystore import SurveyStore
+    from functions.core.timeutil import utcnow
+
+    try:
+        last = date.fromisoformat(args.to) if args.to else utcnow().date()
+        first = date.fromisoformat(args.first) if args.first else last - timedelta(days=29)
+    except ValueError as exc:
+        print(f"helpline: {exc}; dates are like 2026-11-24", file=sys.stderr)
+        return 2
+    if first > last:
+        print("helpline: --from is after --to", file=sys.stderr)
+        return 2
+    connection = Connection(args.state_dir)
+    store = SurveyStore(connection.components.store.table_name, connection.components.store.client)
+    cells = store.cells(args.by, first.isoformat(), last.isoformat())
+    report = reports.build_report(
+        cells,
+        by=args.by,
+        granularity=args.granularity,
+        periods=reports.period_keys(first, last, args.granularity),
+    )
+    if args.html:
+        from functions.survey.report_html import render_report_html
+
+        config = connection.components.config
+        html = render_report_html(
+            report,
+            title=f"Support report {first} to {last}, by {args.by}",
+            generated_at=utcnow(),
+            brand_name=config.brand.name,
+        )
+        Path(args.html).write_text(html, encoding="utf-8")
+        print(f"wrote {args.html} ({len(html.encode()) // 1024} KB)", file=sys.stderr)
+    if args.json:
+        print(report.to_json())
+        return 0
+    if args.html:
+        return 0
+    data = report.to_dict()
+    print(f"{first} to {last}, by {args.by}")
+    print(_metrics_line("all", data["total"]))
+    for row in data["by_value"]:
+        print(_metrics_line(row["value"], row))
+    return 0
+
+
+def _metrics_line(name: str, metrics: dict[str, Any]) -> str:
+    def pct(value: Any) -> str:
+        return "-" if value is None else f"{value:.0f}%"
+
+    def hours(block: dict[str, Any]) -> str:
+        business = block["business"]
+        if business["p50"] is None:
+            return "-"
+        return f"{business['p50']:.1f}h/{business['p90']:.1f}h"
+
+    nps = "-" if metrics["nps"] is None else f"{metrics['nps']:+.0f}"
+    rate = None if metrics["response_rate"] is None else metrics["response_rate"] * 100
+    return (
+        f"  {name[:22]:<22} tickets {metrics['tickets_created']:>5}  solved {metrics['tickets_solved']:>5}"
+        f"  CSAT {pct(metrics['csat']):>5}  NPS {nps:>5}  answered {pct(rate):>5}"
+        f"  first response p50/p90 {hours(metrics['first_response_hours']):>11}"
+        f"  resolution {hours(metrics['resolution_hours']):>11}"
+    )
+
+
+def cmd_sla_tick(args: argparse.Namespace) -> int:
+    from functions.core.timeutil import from_iso, utcnow
+    from functions.sla_timer import wiring as sla_wiring
+
+    connection = Connection(args.state_dir)
+    try:
+        at = from_iso(args.at) if args.at else utcnow()
+    except ValueError:
+        print(
+            f"helpline: --at {args.at!r} is not an ISO time like 2026-11-30T11:00:00+01:00",
+            file=sys.stderr,
+        )
+        return 2
+    timer = sla_wiring.build(connection.components)
+    timer.clock = lambda: at
+    timer.metric = lambda name, **dimensions: None  # a command prints; it emits no EMF
+    report = timer.run(now=at)
+    if args.json:
+        _print_json(report)
+        return 0
+    print(
+        f"SLA pass at {at.isoformat()}: {report.read} due, {report.escalated} escalated, "
+        f"{report.published} escalations published"
+    )
+    for crossing in report.crossings:
+        print(
+            f"  {crossing['ticket']} {crossing['kind']} of {crossing['target']} "
+            f"(policy {crossing['policy']}, team {crossing['team']}, due {crossing['due_at']})"
+        )
+    return 1 if report.failed else 0
 
 
 def _customer_json(customer: Any) -> Any:
@@ -437,6 +623,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("entry_id")
     replay.set_defaults(func=cmd_replay)
+
+    queues = sub.add_parser(
+        "queues", parents=[state, as_json], help="routing and escalation queues"
+    )
+    queues.set_defaults(func=cmd_queues)
+
+    report = sub.add_parser(
+        "report", parents=[state, as_json], help="CSAT, NPS, response and resolution times"
+    )
+    report.add_argument("--from", dest="first", help="first day (default: 29 days before --to)")
+    report.add_argument("--to", help="last day (default: today, UTC)")
+    report.add_argument("--by", choices=["channel", "team", "language", "agent"], default="channel")
+    report.add_argument("--granularity", choices=["day", "week"], default="day")
+    report.add_argument(
+        "--html", metavar="FILE", help="write a self-contained HTML report with charts"
+    )
+    report.set_defaults(func=cmd_report)
+
+    sla = sub.add_parser("sla", help="SLA timers")
+    slasub = sla.add_subparsers(dest="action", required=True)
+    tick = slasub.add_parser(
+        "tick", parents=[state, as_json], help="run one SLA timer pass (escalate what is due)"
+    )
+    tick.add_argument("--at", help="as if it were this ISO time (for demos and tests)")
+    tick.set_defaults(func=cmd_sla_tick)
 
     agents = sub.add_parser("agents", help="chat agents: list them, sign one in")
     asub = agents.add_subparsers(dest="action", required=True)

@@ -86,8 +86,11 @@ class ChatService:
         email_sender: Sender | None,
         ws_url: str,
         clock: Clock = utcnow,
+        ratings: Callable[[str, int, str, str | None], None] | None = None,
     ) -> None:
         self.config = config
+        # records an in-chat rating as the chat's CSAT survey (the survey service)
+        self.ratings = ratings
         self.settings = config.chat
         self.intake = intake
         self.tickets = tickets
@@ -203,12 +206,13 @@ class ChatService:
         }
 
     def expected_response(self, team_id: str, now: datetime) -> datetime | None:
-        """The first-response promise (the SLA policy's, once one applies); the opening
-        time is the honest floor when the team is away."""
-        calendar = self.config.calendar_for_team(team_id)
-        if calendar.is_open(now):
-            return None
-        return calendar.next_open(now)
+        """The first-response promise of the SLA policy a chat starting now would get:
+        the same moment the after-hours reply states."""
+        from functions.core import ticket_sla
+
+        return ticket_sla.promise_for_new(
+            self.config, team=team_id, channel="chat", language=None, at=now
+        )
 
     # -- WebSocket: $connect / $disconnect -------------------------------------------------------
 
@@ -704,6 +708,8 @@ class ChatService:
             {"score": score, "comment": comment[:5000], "agent": session.agent},
             actor="customer",
         )
+        if self.ratings is not None:
+            self.ratings(session.ticket_id, score, comment, session.agent)
         self.pusher.push(connection.id, event("rated", score=score))
 
     def _customer_close(self, connection: Connection, session: ChatSession, action: Action) -> None:

@@ -39,6 +39,10 @@ def build(components: wiring.Components, *, ws_url: str | None = None) -> ChatSe
         ws_url=ws_url if ws_url is not None else components_ws_url(components),
     )
     components.pusher.on_gone = service.forget_connection
+    if config.surveys.enabled:
+        from functions.survey import wiring as survey_wiring
+
+        service.ratings = survey_wiring.build(components).record_chat_rating
     return service
 
 

@@ -194,6 +194,13 @@ class Ticket:
     solved_at: datetime | None = None
     message_count: int = 0
     version: int = 0  # optimistic lock for read-modify-write updates
+    # the SLA clocks (functions/core/sla.py SlaState.to_dict()), their next due moment
+    # (the sparse due index), and escalations committed but not yet published
+    agent: str | None = None  # the agent who last answered (or solved) it
+    solved_by: str | None = None  # who solved it last: an agent's email, or "helpline"
+    sla: dict[str, Any] | None = None
+    sla_due: datetime | None = None
+    escalations: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def token(self) -> str:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from functions.core import ids
+from functions.core import ids, ticket_sla
 from functions.core.blobs import BlobStore, safe_name
 from functions.core.errors import DeliveryError
 from functions.core.models import (
@@ -108,6 +108,7 @@ class Findings:
     next_open: datetime | None = None
     tags: list[str] = field(default_factory=list)
     notes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    survey_answer: tuple[str, int] | None = None  # survey_answer: (survey id, score)
 
     def add_tag(self, tag: str) -> None:
         if tag not in self.tags:
@@ -163,6 +164,7 @@ def _filters() -> tuple[tuple[int, str, Filter], ...]:
         own_loop,
         route,
         spam_virus,
+        survey_answer,
         trust,
     )
 
@@ -173,6 +175,7 @@ def _filters() -> tuple[tuple[int, str, Filter], ...]:
         (30, "auto_responder", auto_responder.run),
         (40, "bounce", bounce.run),
         (50, "out_of_office", out_of_office.run),
+        (55, "survey_answer", survey_answer.run),
         (60, "follow_up", follow_up.run),
         (70, "identify_customer", identify_customer.run),
         (80, "language", language.run),
@@ -236,10 +239,13 @@ class Intake:
         renderer: TemplateRenderer,
         detector: LanguageDetector,
         clock: Clock = utcnow,
+        survey_answers: Callable[[str, int, str], None] | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.blobs = blobs
+        # records a survey button's score (the survey function's service, when wired)
+        self.survey_answers = survey_answers
         self.publisher = publisher
         self.senders = dict(senders)
         self.renderer = renderer
@@ -342,6 +348,9 @@ class Intake:
             reply_message_sk=TicketStore.message_sk(plan.reply) if plan.reply else None,
         )
         reply = self._publish_and_reply(record, plan.reply)
+        if ctx.findings.survey_answer and self.survey_answers is not None:
+            survey_id, score = ctx.findings.survey_answer
+            self.survey_answers(survey_id, score, message_channel_name(ctx.message))
         log.info(
             "%s ticket %s via %s, queue %s, reply %s",
             "created" if plan.is_new else "updated",
@@ -372,6 +381,8 @@ class Intake:
             if f.bounce
             else "out_of_office"
             if f.out_of_office
+            else "survey_answer"
+            if f.survey_answer
             else "auto_response"
             if f.auto_response
             else "message"
@@ -403,6 +414,11 @@ class Intake:
             )
             expected_version = None
             event("created", channel=message.channel.value, automatic=automatic)
+            if not automatic:  # an auto-responder's ticket owes nobody an answer
+                policy = ticket_sla.on_new_ticket(
+                    self.config, ticket, customer_tags=customer.tags, at=message.received_at
+                )
+                event("sla_started", policy=policy.name, due=_iso(ticket.sla_due))
             if f.previous_ticket:
                 event("follows_closed_ticket", ticket=f.previous_ticket)
             event(
@@ -434,7 +450,16 @@ class Intake:
                 ticket.last_inbound_at = message.received_at
                 if ticket.status in (TicketStatus.SOLVED, TicketStatus.PENDING):
                     event("reopened", previous=ticket.status.value, by="customer")
+                    previous = ticket.status
                     ticket.status = TicketStatus.OPEN
+                    ticket_sla.on_status(
+                        self.config,
+                        ticket,
+                        old=previous.value,
+                        new=ticket.status.value,
+                        at=message.received_at,
+                    )
+                ticket_sla.on_customer_message(self.config, ticket, at=message.received_at)
             event("message_added", via=f.follow_up_via, kind=kind)
         if f.stripped_headers:
             event("headers_stripped", headers=f.stripped_headers)
@@ -667,7 +692,7 @@ class Intake:
                 "subject": message.subject,
                 "team_name": team.name if team else brand.name,
                 "next_open": f.next_open,
-                "expected_response": None,
+                "expected_response": ticket_sla.promise(self.config, ticket),
             },
             tz=calendar.tz if calendar else None,
         )
@@ -1053,6 +1078,14 @@ def _moves_forward(current: DeliveryStatus | None, new: DeliveryStatus) -> bool:
     if current is None or current is DeliveryStatus.FAILED:
         return current is None
     return _DELIVERY_ORDER[new] > _DELIVERY_ORDER.get(current, 0)
+
+
+def message_channel_name(message: InboundMessage) -> str:
+    return f"{message.channel.value} button"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return to_iso(moment) if moment else None
 
 
 def _maybe_sent(exc: BaseException) -> bool:

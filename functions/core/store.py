@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 STATUS_SHARDS = 4  # the status list is spread over this many partitions per status
+SLA_SHARDS = 8  # the sparse SLA due index is spread over this many partitions
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -96,6 +97,10 @@ def _autoreply_hour_key(customer_id: str, at: datetime) -> dict[str, str]:
 
 def _status_shard(ticket_id: str) -> int:
     return sum(ticket_id.encode()) % STATUS_SHARDS
+
+
+def sla_shard(ticket_id: str) -> str:
+    return f"SLA#{sum(ticket_id.encode()) % SLA_SHARDS}"
 
 
 def _epoch(moment: datetime) -> int:
@@ -166,6 +171,14 @@ def ticket_to_item(ticket: Ticket) -> dict[str, Any]:
         "GSI1SK": f"{to_iso(created)}#{ticket.id}",
         "GSI2PK": f"TICKETS#{ticket.status.value}#{_status_shard(ticket.id)}",
         "GSI2SK": f"{to_iso(updated)}#{ticket.id}",
+        "agent": ticket.agent,
+        "solved_by": ticket.solved_by,
+        "sla": ticket.sla,
+        "escalations": list(ticket.escalations) or None,
+        # sparse: only a ticket with a running clock (or an escalation to publish) is
+        # in the due index, so a timer run reads what is due and nothing else
+        "SlaShard": sla_shard(ticket.id) if ticket.sla_due else None,
+        "SlaDue": f"{to_iso(ticket.sla_due)}#{ticket.id}" if ticket.sla_due else None,
     }
 
 
@@ -191,6 +204,11 @@ def ticket_from_item(item: Mapping[str, Any]) -> Ticket:
         solved_at=maybe_from_iso(item.get("solved_at")),
         message_count=int(item.get("message_count", 0)),
         version=int(item.get("version", 0)),
+        agent=item.get("agent"),
+        solved_by=item.get("solved_by"),
+        sla=dict(item["sla"]) if item.get("sla") else None,
+        sla_due=from_iso(str(item["SlaDue"]).split("#", 1)[0]) if item.get("SlaDue") else None,
+        escalations=list(item.get("escalations") or []),
     )
 
 
@@ -800,6 +818,22 @@ class TicketStore:
                     found.append(item)
         found.sort(key=lambda item: item["GSI2SK"], reverse=True)
         return [ticket_from_item(item) for item in found[:limit]]
+
+    def due_tickets(self, shard: int, until: datetime, *, limit: int = 500) -> list[Ticket]:
+        """Tickets of one due-index shard whose next SLA moment is at or before `until`,
+        earliest first: what one timer pass must look at, read from the sparse index."""
+        tickets = []
+        for item in self._query(
+            IndexName="SlaDue",
+            KeyConditionExpression="SlaShard = :shard AND SlaDue <= :until",
+            ExpressionAttributeValues=serialize(
+                {":shard": f"SLA#{shard}", ":until": f"{to_iso(until)}#~"}
+            ),
+        ):
+            tickets.append(ticket_from_item(item))
+            if len(tickets) >= limit:
+                break
+        return tickets
 
     def customer_tickets(self, customer_id: str, *, limit: int = 50) -> list[Ticket]:
         items = self._query(

@@ -44,6 +44,10 @@ def count(service: str, name: str, value: int = 1, **dimensions: str) -> None:
         metrics(service).add_metric(name=name, unit=MetricUnit.Count, value=value)
         return
     from aws_lambda_powertools.metrics import single_metric
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    if is_metrics_disabled():  # POWERTOOLS_METRICS_DISABLED: the CLI, local tools
+        return
 
     with single_metric(
         name=name,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from functions.core import ids
+from functions.core import ids, ticket_sla
 from functions.core.config import Config
 from functions.core.errors import ConflictError, DeliveryError, NotFoundError, RejectedInput
 from functions.core.models import (
@@ -124,8 +124,10 @@ class TicketService:
             ticket.status = status
             if status is TicketStatus.SOLVED:
                 ticket.solved_at = now
+                ticket.solved_by = actor
             elif status.is_active:
                 ticket.solved_at = None
+            ticket_sla.on_status(self.config, ticket, old=previous.value, new=status.value, at=now)
             event = TicketEvent(
                 ticket.id,
                 now,
@@ -222,8 +224,11 @@ class TicketService:
                     events.append(
                         TicketEvent(t.id, now, "first_response", {"agent": agent}, actor=agent)
                     )
+                ticket_sla.on_agent_reply(self.config, t, at=now)
+                t.agent = agent
                 if t.status is TicketStatus.NEW:
                     t.status = TicketStatus.OPEN
+                    ticket_sla.on_status(self.config, t, old="new", new="open", at=now)
             events.append(
                 TicketEvent(
                     t.id,

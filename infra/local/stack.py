@@ -50,6 +50,7 @@ class DevOptions:
     faults: list[str] = field(default_factory=list)  # "service.Operation=N[:kind]"
     extra_env: dict[str, str] = field(default_factory=dict)
     chat_tick_seconds: float = 15.0  # how often the chat housekeeping schedule fires
+    sla_tick_seconds: float = 60.0  # the SLA timer's schedule (every minute, as deployed)
 
 
 class DevStack:
@@ -64,6 +65,8 @@ class DevStack:
         self._invokers: list[Any] = []
         self._stop = threading.Event()
         self._bridge: Any = None
+        self._poller: Any = None
+        self.survey_app: Any = None
         self._timers: list[threading.Thread] = []
         self.secrets: dict[str, str] = {}
 
@@ -180,6 +183,26 @@ class DevStack:
         social_wiring.use(None)
         self.chat_app = chat_app
         self.social_app = social_app
+        if config.surveys.enabled:
+            from functions.survey import app as survey_app
+            from functions.survey import wiring as survey_wiring
+            from infra.local.streams import StreamPoller
+
+            survey_wiring.use(None)
+            self.survey_app = survey_app
+            self._poller = StreamPoller(
+                streams_client=session.client("dynamodbstreams"),
+                stream_arn=self.resources.table_stream_arn,
+                handler=survey_app.on_ticket_change,
+                sqs_client=session.client("sqs"),
+                dlq_url=self.resources.stream_dlq_url or None,
+            )
+            self._poller.start()
+            self._every(self.options.chat_tick_seconds, "survey schedule", survey_wiring.send_due)
+        from functions.sla_timer import wiring as sla_wiring
+
+        sla_wiring.use(None)
+        self._every(self.options.sla_tick_seconds, "SLA pass", sla_wiring.run)
         if config.chat.enabled:
             self._every(
                 self.options.chat_tick_seconds, "chat housekeeping", chat_wiring.housekeeping
@@ -287,6 +310,18 @@ class DevStack:
         )
         chat_routes = ChaliceRoutes(self.chat_app.app, name="chat_ws")
         social_routes = ChaliceRoutes(self.social_app.app, name="social_dm")
+        survey_routes = (
+            [
+                web.get(
+                    "/survey/{token}", ChaliceRoutes(self.survey_app.app, name="survey").handle
+                ),
+                web.post(
+                    "/survey/{token}", ChaliceRoutes(self.survey_app.app, name="survey").handle
+                ),
+            ]
+            if self.survey_app is not None
+            else []
+        )
         webapp = WebApp(
             store=components.store,
             tickets=tickets,
@@ -308,6 +343,7 @@ class DevStack:
                 web.get("/webhooks/x", social_routes.handle),
                 web.post("/webhooks/x", social_routes.handle),
                 *self.fake_platforms.routes(),
+                *survey_routes,
             ],
             agents=self._agent_tokens,
         )
@@ -385,6 +421,8 @@ class DevStack:
     async def _shutdown(self) -> None:
         remove_state(self.options.state_dir)
         self._stop.set()
+        if self._poller is not None:
+            self._poller.stop()
         if self._bridge is not None:
             await self._bridge.close_all()
         if self._smtp is not None:

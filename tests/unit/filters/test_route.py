@@ -33,6 +33,10 @@ def billing_config() -> Config:
         "      team: billing\n",
         1,
     )
+    # every team a policy notifies about needs a lead (sla.team_leads)
+    text = text.replace(
+        "  team_leads:\n", "  team_leads:\n    billing: lead.billing@helpline.test\n", 1
+    )
     return parse_config(text)
 
 
