@@ -245,6 +245,7 @@ class SocialIntakeService:
             )
         for message in delivery.messages:
             outcomes.append(self.intake.process(message, replay_event=replay))
+            self._answer_button(message)
         counts: dict[str, int] = {}
         for outcome in outcomes:
             counts[outcome.status] = counts.get(outcome.status, 0) + 1
@@ -258,6 +259,16 @@ class SocialIntakeService:
             outcomes,
             delivery.ignored,
         )
+
+    def _answer_button(self, message: Any) -> None:
+        """Telegram shows a spinner on a pressed button until the bot answers it."""
+        callback = dict(message.extra).get("callback_query_id")
+        sender = self.intake.senders.get(Channel.TELEGRAM)
+        if callback and sender is not None and hasattr(sender, "answer_callback_query"):
+            try:
+                sender.answer_callback_query(callback)
+            except Exception:
+                log.warning("could not answer Telegram callback %s", callback, exc_info=True)
 
     def _keep(self, platform: str, raw_body: bytes, now: datetime) -> str:
         digest = hashlib.sha256(raw_body).hexdigest()

@@ -15,6 +15,11 @@ _service: SocialIntakeService | None = None
 
 
 def build(components: wiring.Components) -> SocialIntakeService:
+    if components.config.surveys.enabled:
+        from functions.survey import wiring as survey_wiring
+
+        # survey buttons tapped on a platform come back here as messages
+        components.intake.survey_answers = survey_wiring.build(components).answer_by_id
     return SocialIntakeService(
         config=components.config,
         intake=components.intake,

@@ -33,6 +33,7 @@ class SharedResources:
     mail_dlq_url: str
     alarm_topic_arn: str
     queue_urls: dict[str, str]
+    stream_dlq_url: str = ""
 
     def environment(self, *, config_path: str | Path | None = None) -> dict[str, str]:
         """The environment variables a function is deployed with."""
@@ -52,6 +53,7 @@ class SharedResources:
             ENV_STAGE: self.stage,
             ENV_MAIL_DLQ_URL: self.mail_dlq_url,
             "HELPLINE_INBOUND_TOPIC": self.inbound_topic_arn,
+            "HELPLINE_TABLE_STREAM_ARN": self.table_stream_arn,
         }
         if config_path:
             env[ENV_CONFIG_PATH] = str(config_path)
@@ -115,6 +117,7 @@ def create_shared_stack(
         mail_dlq_url=outputs["InboundMailDeadLetterQueueUrl"],
         alarm_topic_arn=outputs["AlarmTopicArn"],
         queue_urls=json.loads(outputs["RoutingQueueUrls"]),
+        stream_dlq_url=outputs.get("StreamDeadLetterQueueUrl", ""),
     )
     apply_template_gaps(session, resources, load_template(template))
     return resources
@@ -250,6 +253,9 @@ def config_with_fake_platforms(source: Path, folder: Path, base_url: str) -> Pat
     import shutil
 
     data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    surveys = data.get("surveys") or {}
+    if surveys:
+        surveys["base_url"] = base_url  # the answer links open this stack's /survey pages
     social = data.get("social") or {}
     if social.get("meta"):
         social["meta"]["graph_base_url"] = f"{base_url}/fake/graph"

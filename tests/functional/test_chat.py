@@ -239,6 +239,15 @@ def test_the_transcript_is_emailed_and_the_rating_recorded(chat):
     ticket_id = chat.components.store.list_tickets()[0].id
     rated = [e for e in chat.ticket(ticket_id).events if e.type == "chat_rated"]
     assert rated[0].detail["score"] == 5 and rated[0].detail["agent"] == "emma@helpline.test"
+    # the rating is the chat's CSAT survey: it counts in the report
+    from functions.core import reports
+    from functions.core.surveystore import SurveyStore
+
+    cells = SurveyStore(chat.components.store.table_name, chat.components.store.client).cells(
+        "channel", "2026-11-01", "2026-12-31"
+    )
+    total = reports.build_report(cells, by="channel", granularity="day").to_dict()["total"]
+    assert total["csat_scores"]["5"] == 1 and total["surveys_sent"] == 1
 
 
 # -- bad input: an error event with a code, and nothing else changes --------------------------
