@@ -18,6 +18,7 @@ from functions.core.timeutil import to_iso, utcnow
 from functions.email_ingest.service import EmailIngestService
 
 DEAD_LETTER_PREFIX = "D-"
+STREAM_PREFIX = "S-"
 
 
 class Admin:
@@ -28,11 +29,19 @@ class Admin:
         email: EmailIngestService,
         sqs_client: Any,
         mail_dlq_url: str | None,
+        social: Any = None,  # SocialIntakeService: replays kept webhook deliveries
+        survey: Any = None,  # SurveyService: replays table stream records that failed
+        stream_dlq_url: str | None = None,
+        blobs: Any = None,
     ) -> None:
         self.store = store
         self.email = email
         self.sqs = sqs_client
         self.mail_dlq_url = mail_dlq_url
+        self.social = social
+        self.survey = survey
+        self.stream_dlq_url = stream_dlq_url
+        self.blobs = blobs
 
     # -- listing ---------------------------------------------------------------------------
 
@@ -53,6 +62,25 @@ class Admin:
             }
             for record in self.store.list_quarantine(limit=500)
         ]
+        for message in self._peek(self.stream_dlq_url):
+            body = json.loads(message["Body"])
+            batch = body.get("DDBStreamBatchInfo") or {}
+            records.append(
+                {
+                    "id": STREAM_PREFIX + message["MessageId"],
+                    "source": "stream_dead_letter",
+                    "channel": "-",
+                    "reason": "retries_exhausted",
+                    "detail": f"{batch.get('batchSize', '?')} table stream records "
+                    f"{batch.get('startSequenceNumber', '')}..{batch.get('endSequenceNumber', '')}",
+                    "received_at": None,
+                    "sender": None,
+                    "subject": None,
+                    "raw_ref": None,
+                    "replayed_at": None,
+                    "replay_result": None,
+                }
+            )
         for message in self._peek_dead_letters():
             attributes = message.get("MessageAttributes", {})
             records.append(
@@ -75,12 +103,15 @@ class Admin:
         return records
 
     def _peek_dead_letters(self) -> list[dict[str, Any]]:
-        if not self.mail_dlq_url:
+        return self._peek(self.mail_dlq_url)
+
+    def _peek(self, queue_url: str | None) -> list[dict[str, Any]]:
+        if not queue_url:
             return []
         seen: dict[str, dict[str, Any]] = {}
         for _ in range(100):  # bounded: the queue is listed, not drained
             response = self.sqs.receive_message(
-                QueueUrl=self.mail_dlq_url,
+                QueueUrl=queue_url,
                 MaxNumberOfMessages=10,
                 VisibilityTimeout=0,
                 MessageAttributeNames=["All"],
@@ -99,6 +130,8 @@ class Admin:
     def replay(self, entry_id: str) -> dict[str, Any]:
         if entry_id.startswith(DEAD_LETTER_PREFIX):
             return self._replay_dead_letter(entry_id[len(DEAD_LETTER_PREFIX) :])
+        if entry_id.startswith(STREAM_PREFIX):
+            return self._replay_stream(entry_id[len(STREAM_PREFIX) :])
         record = self.store.get_quarantine(entry_id)
         if record is None:
             raise LookupError(f"nothing in quarantine with id {entry_id}")
@@ -107,6 +140,8 @@ class Admin:
             outcomes = self.email.handle_notification(event["notification"])
         elif "notification_text" in event:
             outcomes = self.email.handle_notification(event["notification_text"])
+        elif event.get("type") == "social" and self.social is not None and event.get("raw_ref"):
+            outcomes = self._replay_social(event)
         else:
             raise LookupError(f"{entry_id} holds no event that can be replayed")
         result = ", ".join(
@@ -114,6 +149,53 @@ class Admin:
         )
         self.store.mark_replayed(entry_id, result, utcnow())
         return {"id": entry_id, "outcomes": [asdict(o) for o in outcomes]}
+
+    def _replay_social(self, event: dict[str, Any]) -> list[Any]:
+        """Run a kept webhook delivery through the intake again: what it holds that is
+        already on a ticket is a duplicate; what was refused gets another chance."""
+        from functions.core.blobs import ObjectRef
+
+        raw = self.blobs.get(ObjectRef.parse(str(event["raw_ref"])))
+        result = self.social.process(
+            str(event["platform"]),
+            json.loads(raw),
+            raw_ref=str(event["raw_ref"]),
+            account=str(event.get("account") or ""),
+            replay=event,
+            now=utcnow(),
+        )
+        return list(result.outcomes)
+
+    def _replay_stream(self, message_id: str) -> dict[str, Any]:
+        """Feed table stream records the survey function gave up on to it again."""
+        if self.survey is None or not self.stream_dlq_url:
+            raise LookupError("no table stream dead-letter queue is configured")
+        for _ in range(100):
+            response = self.sqs.receive_message(
+                QueueUrl=self.stream_dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=60
+            )
+            batch = response.get("Messages", [])
+            if not batch:
+                break
+            target = next((m for m in batch if m["MessageId"] == message_id), None)
+            for other in batch:
+                if other is not target:
+                    self.sqs.change_message_visibility(
+                        QueueUrl=self.stream_dlq_url,
+                        ReceiptHandle=other["ReceiptHandle"],
+                        VisibilityTimeout=0,
+                    )
+            if target is None:
+                continue
+            done = [self.survey.on_record(r) for r in json.loads(target["Body"]).get("records", [])]
+            self.sqs.delete_message(
+                QueueUrl=self.stream_dlq_url, ReceiptHandle=target["ReceiptHandle"]
+            )
+            return {
+                "id": STREAM_PREFIX + message_id,
+                "outcomes": [{"status": "replayed", "reason": d, "ticket_id": None} for d in done],
+            }
+        raise LookupError(f"no table stream dead-letter message {message_id}")
 
     def _replay_dead_letter(self, message_id: str) -> dict[str, Any]:
         if not self.mail_dlq_url:

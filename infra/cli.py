@@ -72,11 +72,18 @@ class Connection:
 
         c = self.components
         email = EmailIngestService(config=c.config, intake=c.intake, blobs=c.blobs)
+        from functions.social_dm import wiring as social_wiring
+        from functions.survey import wiring as survey_wiring
+
         return Admin(
             store=c.store,
             email=email,
             sqs_client=aws_clients.client("sqs"),
             mail_dlq_url=self.state.resources.get("mail_dlq_url"),
+            social=social_wiring.build(c),
+            survey=survey_wiring.build(c) if c.config.surveys.enabled else None,
+            stream_dlq_url=self.state.resources.get("stream_dlq_url") or None,
+            blobs=c.blobs,
         )
 
     def http_get(self, path: str) -> Any:
@@ -468,6 +475,92 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _customers(connection: Connection) -> Any:
+    from functions.core.customers import CustomerService
+
+    c = connection.components
+    return CustomerService(store=c.store, blobs=c.blobs)
+
+
+def cmd_customers_find(args: argparse.Namespace) -> int:
+    from functions.core.models import Identity
+
+    connection = Connection(args.state_dir)
+    kind, _, value = args.identity.partition(":")
+    if not value:
+        print("helpline: give an identity like email:ana@example.com or psid:123", file=sys.stderr)
+        return 2
+    identity = Identity.email(value) if kind == "email" else Identity(kind, value)
+    customer_id = connection.components.store.find_customer_id(identity)
+    if customer_id is None:
+        print(f"helpline: nobody is known as {identity}", file=sys.stderr)
+        return 1
+    customer = connection.tickets.customer(customer_id)
+    tickets = connection.components.store.customer_tickets(customer_id)
+    if args.json:
+        _print_json({"customer": _customer_json(customer), "tickets": tickets})
+        return 0
+    identities = ", ".join(str(i) for i in customer.identities) if customer else ""
+    print(f"{customer_id} {customer.name if customer else ''} <{identities}>")
+    for t in tickets:
+        print(f"  {t.id} {t.status.value:<7} {t.channel.value:<9} {t.subject[:60]}")
+    return 0
+
+
+def cmd_customers_merge(args: argparse.Namespace) -> int:
+    from functions.core.errors import NotFoundError, RejectedInput
+
+    connection = Connection(args.state_dir)
+    try:
+        result = _customers(connection).merge(args.keep, args.other)
+    except (NotFoundError, RejectedInput) as exc:
+        print(f"helpline: {getattr(exc, 'reason', exc)}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(result)
+        return 0
+    if result.already:
+        print(f"{args.other} was already merged into {args.keep}")
+    else:
+        print(
+            f"merged {args.other} into {args.keep}: identities {', '.join(result.identities) or 'none'}; "
+            f"{len(result.tickets)} tickets moved"
+        )
+    return 0
+
+
+def cmd_customers_export(args: argparse.Namespace) -> int:
+    connection = Connection(args.state_dir)
+    exported = _customers(connection).export(args.customer_id)
+    text = json.dumps(to_jsonable(exported), indent=2, ensure_ascii=False, default=str)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(
+            f"wrote {args.out}: {len(exported['records'])} records, {len(exported['tickets'])} tickets, "
+            f"{len(exported['objects'])} stored objects",
+            file=sys.stderr,
+        )
+    else:
+        print(text)
+    return 0
+
+
+def cmd_customers_erase(args: argparse.Namespace) -> int:
+    if not args.yes:
+        print("helpline: erasing cannot be undone; add --yes to go ahead", file=sys.stderr)
+        return 2
+    connection = Connection(args.state_dir)
+    result = _customers(connection).erase(args.customer_id)
+    if args.json:
+        _print_json(result)
+        return 0
+    print(
+        f"erased {args.customer_id}: {result.items} records and {result.objects} stored objects "
+        f"({len(result.tickets)} tickets)"
+    )
+    return 0
+
+
 def cmd_agents_token(args: argparse.Namespace) -> int:
     from functions.chat_ws import wiring as chat_wiring
     from functions.core.errors import NotFoundError
@@ -648,6 +741,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tick.add_argument("--at", help="as if it were this ISO time (for demos and tests)")
     tick.set_defaults(func=cmd_sla_tick)
+
+    customers = sub.add_parser("customers", help="find, merge, export and erase customers")
+    csubs = customers.add_subparsers(dest="action", required=True)
+    find = csubs.add_parser(
+        "find", parents=[state, as_json], help="the customer behind an identity"
+    )
+    find.add_argument(
+        "identity", help="email:ana@example.com, psid:123, wa_id:346..., telegram:..., x:..."
+    )
+    find.set_defaults(func=cmd_customers_find)
+    merge = csubs.add_parser(
+        "merge",
+        parents=[state, as_json],
+        help="merge customer OTHER into KEEP (one person, one history)",
+    )
+    merge.add_argument("keep")
+    merge.add_argument("other")
+    merge.set_defaults(func=cmd_customers_merge)
+    export = csubs.add_parser(
+        "export", parents=[state], help="everything stored about a customer, as JSON"
+    )
+    export.add_argument("customer_id")
+    export.add_argument("--out", help="write to this file instead of standard output")
+    export.set_defaults(func=cmd_customers_export)
+    erase = csubs.add_parser(
+        "erase", parents=[state, as_json], help="delete everything stored about a customer"
+    )
+    erase.add_argument("customer_id")
+    erase.add_argument("--yes", action="store_true", help="really erase (it cannot be undone)")
+    erase.set_defaults(func=cmd_customers_erase)
 
     agents = sub.add_parser("agents", help="chat agents: list them, sign one in")
     asub = agents.add_subparsers(dest="action", required=True)

@@ -397,27 +397,30 @@ class ChatStore:
         now: datetime,
     ) -> Presence:
         """Set an agent's status, keeping their count of active chats."""
+        values: dict[str, Any] = {
+            ":type": "agent_presence",
+            ":email": email,
+            ":status": status,
+            ":langs": list(languages),
+            ":max": max_chats,
+            ":at": to_iso(now),
+            ":zero": 0,
+        }
+        expression = (
+            "SET #t = :type, email = :email, #s = :status, languages = :langs, "
+            "max_chats = :max, updated_at = :at, active = if_not_exists(active, :zero)"
+        )
+        if connection_id is None:  # gone: a null value would not even be sent
+            expression += " REMOVE connection_id"
+        else:
+            expression += ", connection_id = :conn"
+            values[":conn"] = connection_id
         response = self.client.update_item(
             TableName=self.table_name,
             Key=serialize(_presence_key(email)),
-            UpdateExpression=(
-                "SET #t = :type, email = :email, #s = :status, languages = :langs, "
-                "max_chats = :max, connection_id = :conn, updated_at = :at, "
-                "active = if_not_exists(active, :zero)"
-            ),
+            UpdateExpression=expression,
             ExpressionAttributeNames={"#t": "type", "#s": "status"},
-            ExpressionAttributeValues=serialize(
-                {
-                    ":type": "agent_presence",
-                    ":email": email,
-                    ":status": status,
-                    ":langs": list(languages),
-                    ":max": max_chats,
-                    ":conn": connection_id,
-                    ":at": to_iso(now),
-                    ":zero": 0,
-                }
-            ),
+            ExpressionAttributeValues=serialize(values),
             ReturnValues="ALL_NEW",
         )
         presence = _presence_from_item(deserialize(response["Attributes"]))

@@ -143,6 +143,17 @@ class Routing:
 
 
 @dataclass(frozen=True, slots=True)
+class Retention:
+    """How long data is kept: solved tickets close after `close_solved_after_days`
+    without a new customer message, and a closed ticket (its messages and events)
+    expires `closed_ticket_days` later through the table's TTL; the stream then
+    removes its stored attachments and bodies."""
+
+    close_solved_after_days: int = 7
+    closed_ticket_days: int = 365
+
+
+@dataclass(frozen=True, slots=True)
 class Replies:
     enabled: bool = True
     window_minutes: int = 60
@@ -172,6 +183,7 @@ class Config:
     surveys: SurveySettings
     agents: tuple[AgentSpec, ...] = ()
     chat: ChatSettings = field(default_factory=ChatSettings)
+    retention: Retention = field(default_factory=Retention)
     # a chat or social message this soon after its ticket was solved reopens it
     reopen_window_hours: int = 72
     source: str = ""
@@ -221,7 +233,8 @@ def parse_config(
         # libyaml's parser when the wheel has it: the config is read on every cold start
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         data = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        # PyYAML raises a bare ValueError for values like 2026-02-30 or `!!int 0x`
         raise ConfigError("(file)", f"not valid YAML: {exc}") from exc
     root = _mapping(data, "(root)")
     _only(
@@ -236,6 +249,7 @@ def parse_config(
             "routing",
             "replies",
             "email",
+            "retention",
             "agents",
             "chat",
             "social",
@@ -255,6 +269,7 @@ def parse_config(
     teams = _teams(_mapping(_required(root, "teams", "(root)"), "teams"), calendars, languages)
     routing = _routing(_mapping(root.get("routing") or {}, "routing"), teams, languages)
     replies = _replies(_mapping(root.get("replies") or {}, "replies"))
+    retention = _retention(_mapping(root.get("retention") or {}, "retention"))
     email = _email(_mapping(root.get("email") or {}, "email"), brand)
     agents = parse_agents(root.get("agents"), languages=languages.supported)
     chat = parse_chat(
@@ -278,6 +293,7 @@ def parse_config(
         routing=routing,
         replies=replies,
         email=email,
+        retention=retention,
         agents=agents,
         chat=chat,
         social=social,
@@ -341,6 +357,12 @@ def _calendars(
         _only(holidays, f"{path}.holidays", {"country", "subdivision"})
         country = holidays.get("country")
         subdivision = holidays.get("subdivision")
+        for key, value in (("country", country), ("subdivision", subdivision)):
+            if value is not None and not isinstance(value, str):
+                # YAML reads a bare NO (Norway) as false: the code must be a string
+                raise ConfigError(
+                    f"{path}.holidays.{key}", f'must be a code in quotes, like "NO" (got {value!r})'
+                )
         calendar_spec = CalendarSpec(
             name=name,
             timezone=_text(_required(spec, "timezone", path), f"{path}.timezone"),
@@ -501,6 +523,18 @@ def _replies(node: Mapping[str, Any]) -> Replies:
         ),
         on_follow_up=on_follow_up,
         to_spam=_boolean(node.get("to_spam", False), "replies.to_spam"),
+    )
+
+
+def _retention(node: Mapping[str, Any]) -> Retention:
+    _only(node, "retention", {"close_solved_after_days", "closed_ticket_days"})
+    return Retention(
+        close_solved_after_days=_integer(
+            node.get("close_solved_after_days", 7), "retention.close_solved_after_days", minimum=1
+        ),
+        closed_ticket_days=_integer(
+            node.get("closed_ticket_days", 365), "retention.closed_ticket_days", minimum=1
+        ),
     )
 
 

@@ -32,8 +32,45 @@ _ALLOWED_ATTRIBUTES = {
 _URL_SCHEMES = {"http", "https", "mailto", "tel", "cid"}
 
 
+_NESTING_TAG = re.compile(
+    r"<(/?)(div|span|font|b|i|u|em|strong|blockquote|table|tbody|tr|td|ul|ol|a|center|small"
+    r"|big|sub|sup|s|strike|section|article)[\s>/]",
+    re.IGNORECASE,
+)
+_MAX_NESTING = 2000
+_MAX_TEXT_RUN = 1_000_000
+_UNCLOSED_TAG = re.compile(r"<[a-zA-Z][^<>]{0,4096}(?=<|$)")
+_MAX_UNCLOSED = 200
+_BLOCK_BREAK = re.compile(r"(?i)<(?:br|/p|/div|/tr|/li|/h[1-6]|/blockquote)\b[^<>]{0,4096}>")
+_ANY_TAG = re.compile(r"<[^<>]{0,4096}>")
+
+
+def hostile_html(html: str) -> bool:
+    """Markup the parsers handle in quadratic time: thousands of nested elements (the
+    sanitizer, html5ever), runs of unclosed `<tag` (the stdlib parser), or a megabyte
+    of text with no tag. No real mail looks like this; it is read as text instead."""
+    depth = deepest = 0
+    for match in _NESTING_TAG.finditer(html):
+        depth = max(0, depth - 1) if match.group(1) else depth + 1
+        deepest = max(deepest, depth)
+    if deepest > _MAX_NESTING or max(map(len, html.split("<"))) > _MAX_TEXT_RUN:
+        return True
+    unclosed = _UNCLOSED_TAG.finditer(html)
+    return any(count > _MAX_UNCLOSED for count, _ in enumerate(unclosed, start=1))
+
+
+def strip_tags(html: str) -> str:
+    """Text of markup by regular expressions alone: linear, for hostile input."""
+    text = _ANY_TAG.sub("", _BLOCK_BREAK.sub("\n", html))
+    return "\n".join(" ".join(line.split()) for line in unescape(text).split("\n"))
+
+
 def sanitize_html(html: str) -> str:
     """HTML that is safe to show in an agent's browser: no script, no handlers."""
+    if hostile_html(html):
+        from html import escape
+
+        return "<pre>" + escape(strip_tags(html)) + "</pre>"
     return nh3.clean(
         html,
         tags=_ALLOWED_TAGS,
@@ -112,10 +149,15 @@ _TRAILING_SPACE = re.compile(r"[ \t]+\n")
 
 
 def html_to_text(html: str) -> str:
-    """Readable plain text from HTML: blocks become lines, quotes keep their `> `."""
+    """Readable plain text from HTML: blocks become lines, quotes keep their `> `.
+
+    The stdlib parser reads the sanitizer's well-formed output (it is quadratic on
+    runs of unclosed tags in raw markup); hostile markup is read as text at once."""
+    if hostile_html(html):
+        return strip_tags(html).strip()
     extractor = _TextExtractor()
     try:
-        extractor.feed(html)
+        extractor.feed(sanitize_html(html))
         extractor.close()
     except AssertionError:  # HTMLParser asserts on some malformed declarations
         return unescape(re.sub(r"<[^>]{0,2000}>", " ", html)).strip()

@@ -858,8 +858,9 @@ def _uudecode_text(text: str) -> list[tuple[str, bytes, int, int]]:
             index += 1
             continue
         data = bytearray()
-        for line in lines[index + 1 : end]:
-            decoded = _uu_line(line.rstrip("\r"))
+        # by position, not a slice: a slice per "begin" line made many of them quadratic
+        for position in range(index + 1, end):
+            decoded = _uu_line(lines[position].rstrip("\r"))
             if decoded is None:
                 break
             data.extend(decoded)
@@ -1202,44 +1203,12 @@ class _Walk:
         )
 
 
-_NESTING_TAG = re.compile(
-    r"<(/?)(div|span|font|b|i|u|em|strong|blockquote|table|tbody|tr|td|ul|ol|a|center|small"
-    r"|big|sub|sup|s|strike|section|article)[\s>/]",
-    re.IGNORECASE,
-)
-_MAX_NESTING = 2000
-_MAX_TEXT_RUN = 1_000_000
-_BLOCK_BREAK = re.compile(r"(?i)<(?:br|/p|/div|/tr|/li|/h[1-6]|/blockquote)\b[^<>]{0,4096}>")
-_ANY_TAG = re.compile(r"<[^<>]{0,4096}>")
-
-
-def _hostile_html(html: str) -> bool:
-    """Markup the sanitizer (html5ever) handles in quadratic time: tens of thousands of
-    nested elements, or a megabyte-long text run. No real mail looks like this."""
-    depth = deepest = 0
-    for match in _NESTING_TAG.finditer(html):
-        depth = max(0, depth - 1) if match.group(1) else depth + 1
-        deepest = max(deepest, depth)
-    return deepest > _MAX_NESTING or max(map(len, html.split("<"))) > _MAX_TEXT_RUN
-
-
-def _strip_tags(html: str) -> str:
-    text = _ANY_TAG.sub("", _BLOCK_BREAK.sub("\n", html))
-    return "\n".join(_normalize_space(line) for line in html_lib.unescape(text).split("\n"))
-
-
 def _html_text(html: str) -> str:
-    """Plain text of an HTML fragment, from the sanitizer's well-formed output (the
-    stdlib parser behind html_to_text is quadratic on runs of unclosed "<tag")."""
-    if _hostile_html(html):
-        return _strip_tags(html)
-    return html_to_text(sanitize_html(html))
+    return html_to_text(html)  # guarded against hostile markup in html.py
 
 
 def _safe_html(html: str) -> str:
-    if _hostile_html(html):
-        return _text_to_html(_strip_tags(html))  # escaped text: safe without the sanitizer
-    return sanitize_html(html)
+    return sanitize_html(html)  # guarded against hostile markup in html.py
 
 
 def _has_content(body: _Body | None) -> TypeGuard[_Body]:

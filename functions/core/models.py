@@ -200,6 +200,7 @@ class Ticket:
     solved_by: str | None = None  # who solved it last: an agent's email, or "helpline"
     sla: dict[str, Any] | None = None
     sla_due: datetime | None = None
+    expires_at: datetime | None = None  # set when closed: the table's TTL removes it then
     escalations: list[dict[str, Any]] = field(default_factory=list)
 
     @property

@@ -324,6 +324,11 @@ class Intake:
     # -- commit -----------------------------------------------------------------------------
 
     def commit(self, ctx: Context) -> Outcome:
+        if ctx.findings.survey_answer and self.survey_answers is not None:
+            # before the ticket write: a retry after a failure records it again (the
+            # same score twice is no change), and nothing recorded is ever lost
+            survey_id, score = ctx.findings.survey_answer
+            self.survey_answers(survey_id, score, message_channel_name(ctx.message))
         plan = self._plan(ctx)
         try:
             self.store.transact(plan.intents)
@@ -348,9 +353,6 @@ class Intake:
             reply_message_sk=TicketStore.message_sk(plan.reply) if plan.reply else None,
         )
         reply = self._publish_and_reply(record, plan.reply)
-        if ctx.findings.survey_answer and self.survey_answers is not None:
-            survey_id, score = ctx.findings.survey_answer
-            self.survey_answers(survey_id, score, message_channel_name(ctx.message))
         log.info(
             "%s ticket %s via %s, queue %s, reply %s",
             "created" if plan.is_new else "updated",
@@ -418,7 +420,11 @@ class Intake:
                 policy = ticket_sla.on_new_ticket(
                     self.config, ticket, customer_tags=customer.tags, at=message.received_at
                 )
-                event("sla_started", policy=policy.name, due=_iso(ticket.sla_due))
+                event(
+                    "sla_started",
+                    policy=policy.name,
+                    first_response_due=_iso(ticket_sla.promise(self.config, ticket)),
+                )
             if f.previous_ticket:
                 event("follows_closed_ticket", ticket=f.previous_ticket)
             event(

@@ -880,6 +880,10 @@ def _starts_with_forward(text: str) -> bool:
 
 def split_reply_html(html: str) -> ReplyParts:
     """Like split_reply, for an HTML body; the parts are plain text."""
+    from functions.core.html import hostile_html, strip_tags
+
+    if hostile_html(html):  # the stdlib parser below is quadratic on such markup
+        return split_reply(strip_tags(html))
     scan = _HtmlScan(html)
     try:
         scan.feed(html)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import time as _time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -173,6 +173,7 @@ def ticket_to_item(ticket: Ticket) -> dict[str, Any]:
         "GSI2SK": f"{to_iso(updated)}#{ticket.id}",
         "agent": ticket.agent,
         "solved_by": ticket.solved_by,
+        "expires_at": _epoch(ticket.expires_at) if ticket.expires_at else None,
         "sla": ticket.sla,
         "escalations": list(ticket.escalations) or None,
         # sparse: only a ticket with a running clock (or an escalation to publish) is
@@ -206,6 +207,9 @@ def ticket_from_item(item: Mapping[str, Any]) -> Ticket:
         version=int(item.get("version", 0)),
         agent=item.get("agent"),
         solved_by=item.get("solved_by"),
+        expires_at=datetime.fromtimestamp(int(item["expires_at"]), UTC)
+        if item.get("expires_at")
+        else None,
         sla=dict(item["sla"]) if item.get("sla") else None,
         sla_due=from_iso(str(item["SlaDue"]).split("#", 1)[0]) if item.get("SlaDue") else None,
         escalations=list(item.get("escalations") or []),
@@ -415,6 +419,15 @@ class LinkIdentity:
 
 
 @dataclass(frozen=True, slots=True)
+class RepointIdentity:
+    """Move an identity from one customer to another (a merge), if it is still the old one's."""
+
+    identity: Identity
+    from_customer: str
+    to_customer: str
+
+
+@dataclass(frozen=True, slots=True)
 class PutEvents:
     events: tuple[TicketEvent, ...]
 
@@ -468,6 +481,7 @@ Intent = (
     | ReserveAutoReply
     | PointConversation
     | AnnotateMessage
+    | RepointIdentity
 )
 
 
@@ -649,6 +663,32 @@ def quarantine_from_item(item: Mapping[str, Any]) -> QuarantineRecord:
         replayed_at=maybe_from_iso(item.get("replayed_at")),
         replay_result=item.get("replay_result"),
     )
+
+
+@dataclass
+class CustomerData:
+    """The raw items that hold one customer's data, for export and erasure."""
+
+    customer_id: str
+    items: list[dict[str, Any]] = field(default_factory=list)  # not in a ticket partition
+    tickets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # id -> its items
+
+    def all_items(self) -> list[dict[str, Any]]:
+        return [*self.items, *(i for items in self.tickets.values() for i in items)]
+
+    def s3_refs(self) -> list[str]:
+        """Every S3 object these items point at: raw mail and deliveries, attachments,
+        bodies kept outside the item."""
+        refs: list[str] = []
+        for item in self.all_items():
+            if item.get("raw_ref"):
+                refs.append(str(item["raw_ref"]))
+            if item.get("body_ref"):
+                refs.append(str(item["body_ref"]))
+            for attachment in item.get("attachments") or []:
+                if isinstance(attachment, dict) and attachment.get("key"):
+                    refs.append(str(attachment["key"]))
+        return list(dict.fromkeys(refs))
 
 
 @dataclass(frozen=True, slots=True)
@@ -970,6 +1010,22 @@ class TicketStore:
             ]
         if isinstance(intent, AnnotateMessage):
             return [_annotation_update(table, intent)]
+        if isinstance(intent, RepointIdentity):
+            item = {
+                **_ident_key(intent.identity),
+                "type": "identity",
+                "kind": intent.identity.kind,
+                "value": intent.identity.value,
+                "customer_id": intent.to_customer,
+            }
+            return [
+                _put(
+                    table,
+                    item,
+                    "attribute_not_exists(PK) OR customer_id = :old OR customer_id = :new",
+                    values={":old": intent.from_customer, ":new": intent.to_customer},
+                )
+            ]
         if isinstance(intent, ReserveAutoReply):
             now = _epoch(intent.at)
             until = _epoch(intent.at + intent.window)
@@ -1102,6 +1158,121 @@ class TicketStore:
                 {":d": state.value, ":p": provider_id or "", ":x": detail or ""}
             ),
         )
+
+    # -- everything about one customer (export, erasure) ---------------------------------------
+
+    def customer_data(self, customer_id: str) -> CustomerData:
+        """Every item that holds this customer's data, found through the keys and indexes
+        (their profile, identities, tickets with messages and events, the thread and
+        dedupe records of those messages, conversation pointers, chat sessions, surveys
+        and answers, rate-limit records): never a scan."""
+        from functions.core.channels.chat import session_of
+
+        data = CustomerData(customer_id)
+        profile = self._get(_customer_key(customer_id))
+        if profile is None:
+            return data
+        data.items.append(profile)
+        customer, _ = customer_from_item(profile)
+        for identity in customer.identities:
+            found = self._get(_ident_key(identity))
+            if found is not None and found.get("customer_id") == customer_id:
+                data.items.append(found)
+        surveyed = self._get({"PK": f"CUSTOMER#{customer_id}", "SK": "SURVEYED"})
+        if surveyed is not None:
+            data.items.append(surveyed)
+        for item in self._query(
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues=serialize({":pk": f"AUTOREPLY#{customer_id}"}),
+        ):
+            data.items.append(item)
+        for ticket in self.customer_tickets(customer_id, limit=10_000):
+            partition = list(
+                self._query(
+                    KeyConditionExpression="PK = :pk",
+                    ExpressionAttributeValues=serialize({":pk": f"TICKET#{ticket.id}"}),
+                    ConsistentRead=True,
+                )
+            )
+            data.tickets[ticket.id] = partition
+            extra_keys = [_autoreply_ticket_key(customer_id, ticket.id)]
+            if ticket.conversation_key:
+                extra_keys.append(_conversation_key(ticket.channel, ticket.conversation_key))
+                session = session_of(ticket.conversation_key)
+                if session:
+                    extra_keys.append({"PK": f"CHATSESSION#{session}", "SK": "SESSION"})
+            for item in partition:
+                if item.get("type") != "message":
+                    continue
+                for external in (item.get("external_id"), item.get("provider_id")):
+                    if external:
+                        extra_keys.append(_msgid_key(item["channel"], str(external)))
+            for key in extra_keys:
+                found = self._get(key)
+                if found is not None and found.get("ticket_id", ticket.id) == ticket.id:
+                    data.items.append(found)
+        for survey in self._query(
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues=serialize({":pk": f"CUSTOMER#{customer_id}#SURVEYS"}),
+        ):
+            data.items.append(survey)
+            response = self._get({"PK": survey["PK"], "SK": "RESPONSE"})
+            if response is not None:
+                data.items.append(response)
+        return data
+
+    def delete_items(self, items: Iterable[Mapping[str, Any]]) -> int:
+        """Delete items by their keys, 25 to a batch (retrying what DynamoDB leaves)."""
+        keys = list({(str(i["PK"]), str(i["SK"])): None for i in items})
+        delay = 0.05
+        for start in range(0, len(keys), 25):
+            request: dict[str, Any] = {
+                self.table_name: [
+                    {"DeleteRequest": {"Key": serialize({"PK": pk, "SK": sk})}}
+                    for pk, sk in keys[start : start + 25]
+                ]
+            }
+            while request:
+                response = self.client.batch_write_item(RequestItems=request)
+                request = response.get("UnprocessedItems") or {}
+                if request:
+                    _time.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+        return len(keys)
+
+    def solved_before(self, cutoff: datetime, *, limit: int = 200) -> list[Ticket]:
+        """Solved tickets last changed before `cutoff`, oldest first (to close them)."""
+        found: list[Ticket] = []
+        for shard in range(STATUS_SHARDS):
+            for item in self._query(
+                IndexName="GSI2",
+                KeyConditionExpression="GSI2PK = :pk AND GSI2SK < :cutoff",
+                ExpressionAttributeValues=serialize(
+                    {":pk": f"TICKETS#solved#{shard}", ":cutoff": to_iso(cutoff)}
+                ),
+                Limit=limit,
+            ):
+                found.append(ticket_from_item(item))
+                if len(found) >= limit:
+                    return found
+        return found
+
+    def expire_partition(self, ticket_id: str, expires_at: datetime) -> int:
+        """Give every item of a ticket (it, its messages and events) a TTL."""
+        count = 0
+        for item in self._query(
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues=serialize({":pk": f"TICKET#{ticket_id}"}),
+        ):
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=serialize({"PK": item["PK"], "SK": item["SK"]}),
+                UpdateExpression="SET expires_at = :exp",
+                ExpressionAttributeValues=serialize({":exp": _epoch(expires_at)}),
+            )
+            count += 1
+        return count
 
     def put_event(self, event: TicketEvent) -> None:
         """One event on a ticket's log, outside any ticket change (chat routing, surveys).

@@ -271,28 +271,58 @@ class SurveyStore:
         return _response_from_item(item) if item else None
 
     def put_response(
-        self, response: Response, survey: Survey, *, previous: Response | None
+        self,
+        response: Response,
+        survey: Survey,
+        *,
+        previous: Response | None,
+        day: str | None = None,
+        dimensions: Mapping[str, str] | None = None,
+        delta: Mapping[str, int] | None = None,
     ) -> bool:
-        """Write the answer if it is still the one read (`previous`); False on a race."""
-        args: dict[str, Any] = {
+        """Write the answer if it is still the one read (`previous`), and move the report
+        counters with it in the same transaction; False on a race."""
+        put: dict[str, Any] = {
             "TableName": self.table_name,
             "Item": serialize(_response_item(response, survey)),
         }
         if previous is None:
-            args["ConditionExpression"] = "attribute_not_exists(PK)"
+            put["ConditionExpression"] = "attribute_not_exists(PK)"
         else:
-            args["ConditionExpression"] = "#at = :at AND score = :score"
-            args["ExpressionAttributeNames"] = {"#at": "at"}
-            args["ExpressionAttributeValues"] = serialize(
+            put["ConditionExpression"] = "#at = :at AND score = :score"
+            put["ExpressionAttributeNames"] = {"#at": "at"}
+            put["ExpressionAttributeValues"] = serialize(
                 {":at": to_iso(previous.at), ":score": previous.score}
             )
+        items: list[dict[str, Any]] = [{"Put": put}]
+        if delta and day and dimensions:
+            items += self._additions(day, dimensions, delta)
         try:
-            self.client.put_item(**args)
+            self.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
         except ClientError as exc:
             if _conditional_failed(exc):
                 return False
             raise
         return True
+
+    def _additions(
+        self, day: str, dimensions: Mapping[str, str], delta: Mapping[str, int]
+    ) -> list[dict[str, Any]]:
+        names = {f"#c{i}": name for i, name in enumerate(delta)}
+        values = {f":v{i}": value for i, value in enumerate(delta.values())}
+        expression = "ADD " + ", ".join(f"#c{i} :v{i}" for i in range(len(delta)))
+        return [
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": serialize({"PK": f"STATS#{dimension}", "SK": f"{day}#{value}"}),
+                    "UpdateExpression": expression + " SET #type = :type",
+                    "ExpressionAttributeNames": {**names, "#type": "type"},
+                    "ExpressionAttributeValues": serialize({**values, ":type": "stats"}),
+                }
+            }
+            for dimension, value in dimensions.items()
+        ]
 
     # -- report counters ---------------------------------------------------------------------
 
@@ -328,21 +358,7 @@ class SurveyStore:
                     }
                 }
             )
-        names = {f"#c{i}": name for i, name in enumerate(delta)}
-        values = {f":v{i}": value for i, value in enumerate(delta.values())}
-        expression = "ADD " + ", ".join(f"#c{i} :v{i}" for i in range(len(delta)))
-        for dimension, value in dimensions.items():
-            items.append(
-                {
-                    "Update": {
-                        "TableName": self.table_name,
-                        "Key": serialize({"PK": f"STATS#{dimension}", "SK": f"{day}#{value}"}),
-                        "UpdateExpression": expression + " SET #type = :type",
-                        "ExpressionAttributeNames": {**names, "#type": "type"},
-                        "ExpressionAttributeValues": serialize({**values, ":type": "stats"}),
-                    }
-                }
-            )
+        items += self._additions(day, dimensions, delta)
         try:
             self.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
         except ClientError as exc:

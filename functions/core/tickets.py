@@ -139,6 +139,24 @@ class TicketService:
 
         return self._update(ticket_id, change)
 
+    def close(self, ticket_id: str, *, actor: str = "helpline") -> Ticket:
+        """Close a solved ticket for good: a later message starts a new ticket, and the
+        ticket with its messages and events expires after the retention period."""
+        now = self.clock()
+        expires = now + timedelta(days=self.config.retention.closed_ticket_days)
+
+        def change(ticket: Ticket) -> tuple[Ticket, list[TicketEvent]]:
+            previous = ticket.status
+            ticket.status = TicketStatus.CLOSED
+            ticket.expires_at = expires
+            ticket_sla.on_status(self.config, ticket, old=previous.value, new="closed", at=now)
+            detail = {"from": previous.value, "to": "closed", "expires": expires.date().isoformat()}
+            return ticket, [TicketEvent(ticket.id, now, "status_changed", detail, actor=actor)]
+
+        closed = self._update(ids.normalize_ticket_id(ticket_id), change)
+        self.store.expire_partition(closed.id, expires)
+        return closed
+
     def resolve(self, ticket_id: str, *, actor: str) -> Ticket:
         return self.set_status(ticket_id, TicketStatus.SOLVED, actor=actor)
 

@@ -66,7 +66,7 @@ def verify(token: Any, purpose: str, *, secret: bytes, now: datetime) -> dict[st
         raise RejectedInput("bad_token", "the token's signature does not match", status=401)
     try:
         claims = json.loads(_unb64(payload).decode("utf-8"))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
         raise RejectedInput("bad_token", "the token is missing or malformed", status=401) from None
     if not isinstance(claims, dict) or claims.get("aud") != purpose:
         raise RejectedInput("bad_token", "the token is not valid here", status=401)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from functions.core.config import Config
     from functions.core.pipeline import Sender
     from functions.core.routing import RoutingPublisher
+    from functions.core.tickets import TicketService
 
 log = logging.getLogger("helpline.sla_timer")
 
@@ -53,6 +54,7 @@ class PassReport:
     crossings: list[dict[str, Any]] = field(default_factory=list)
     published: int = 0
     conflicts: int = 0
+    closed: int = 0
     failed: list[str] = field(default_factory=list)
 
 
@@ -71,7 +73,9 @@ class SlaTimer:
         email: Sender | None,
         clock: Clock = utcnow,
         metric: Any = None,
+        tickets: TicketService | None = None,
     ) -> None:
+        self.tickets = tickets  # closes long-solved tickets (retention)
         self.config = config
         self.store = store
         self.publisher = publisher
@@ -82,6 +86,7 @@ class SlaTimer:
     def run(self, *, now: datetime | None = None) -> PassReport:
         now = now or self.clock()
         report = PassReport(at=now)
+        report.closed = self._close_solved(now)
         for shard in range(SLA_SHARDS):
             for due in self.store.due_tickets(shard, now):
                 report.read += 1
@@ -92,6 +97,21 @@ class SlaTimer:
                     log.exception("SLA pass failed on ticket %s", due.id)
                     report.failed.append(due.id)
         return report
+
+    def _close_solved(self, now: datetime) -> int:
+        """Solved tickets nobody wrote on for the configured days are closed (and get
+        their retention TTL); read from the status list, oldest first, a page a pass."""
+        if self.tickets is None:
+            return 0
+        cutoff = now - timedelta(days=self.config.retention.close_solved_after_days)
+        closed = 0
+        for ticket in self.store.solved_before(cutoff):
+            try:
+                self.tickets.close(ticket.id)
+                closed += 1
+            except Exception:
+                log.exception("could not close ticket %s", ticket.id)
+        return closed
 
     # -- one ticket --------------------------------------------------------------------------------
 
@@ -141,7 +161,9 @@ class SlaTimer:
         events: list[TicketEvent] = []
         for crossing in found:
             state = sla.record(state, crossing, at=now)
-            actions = policy.actions_for(crossing.kind) if policy else ()
+            # a late pass that finds a breach (or a second breach) due at once still owes
+            # the steps of the levels it skipped: a warning's mail, a breach's priority
+            actions = self._steps(policy, crossing) if policy else ()
             done = self._apply(changed, actions)
             identifier = escalation_id(ticket.id, crossing)
             changed.escalations.append(
@@ -178,6 +200,16 @@ class SlaTimer:
         self.store.transact([PutTicket(changed, ticket.version), PutEvents(tuple(events))])
         changed.version = ticket.version + 1
         return changed
+
+    @staticmethod
+    def _steps(policy: sla.SlaPolicy, crossing: sla.Crossing) -> tuple[sla.EscalationAction, ...]:
+        steps: list[sla.EscalationAction] = []
+        for level in range(crossing.previous_level + 1, crossing.level + 1):
+            kind = next(k for k, n in sla.CROSSING_LEVELS.items() if n == level)
+            for action in policy.actions_for(kind):
+                if action not in steps:
+                    steps.append(action)
+        return tuple(steps)
 
     def _apply(self, ticket: Ticket, actions: Sequence[sla.EscalationAction]) -> list[str]:
         done = []

@@ -26,6 +26,7 @@ def build(components: wiring.Components) -> SlaTimer:
         publisher=components.publisher,
         email=components.senders.get(Channel.EMAIL),
         metric=_metric,
+        tickets=components.tickets,
     )
 
 
@@ -62,6 +63,7 @@ def run(now: datetime | None = None) -> dict[str, Any]:
         "escalated": report.escalated,
         "published": report.published,
         "conflicts": report.conflicts,
+        "closed": report.closed,
         "failed": report.failed,
         "crossings": report.crossings,
     }

@@ -184,7 +184,7 @@ class SocialIntakeService:
             return _refusal(exc)
         try:
             data = json.loads(raw_body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return WebhookResult(400, {"code": "not_json", "reason": "the body is not JSON"})
         now = self.clock()
         raw_ref = self._keep(platform, raw_body, now)

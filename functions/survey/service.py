@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from functions.core import ids, reports, surveys
+from functions.core.blobs import BlobStore, ObjectRef
 from functions.core.errors import DeliveryError, NotFoundError, RejectedInput
 from functions.core.models import Channel, DeliveryStatus, Direction, Message, Ticket, TicketEvent
 from functions.core.store import TicketStore, ticket_from_item
@@ -90,7 +91,9 @@ class SurveyService:
         publisher: RoutingPublisher,
         secret: Any,  # () -> bytes, the token secret
         clock: Clock = utcnow,
+        blobs: BlobStore | None = None,
     ) -> None:
+        self.blobs = blobs  # removes the stored files of messages the TTL expired
         self.config = config
         self.settings = config.surveys
         self.store = store
@@ -107,6 +110,8 @@ class SurveyService:
         """One stream record of the ticket table; what it did, for the log."""
         new = _image(record, "NewImage")
         old = _image(record, "OldImage")
+        if record.get("eventName") == "REMOVE" and old and old.get("type") == "message":
+            return self._remove_files(old)
         if not new or new.get("type") != "ticket":
             return "not a ticket"
         ticket = ticket_from_item(new)
@@ -126,6 +131,22 @@ class SurveyService:
             if ticket.status.value == "solved":
                 done.append(self.schedule(ticket))
         return ", ".join(done) or "nothing to do"
+
+    def _remove_files(self, message: Mapping[str, Any]) -> str:
+        """A message left the table (its retention TTL, an erasure): its attachments and
+        a body kept outside the item go with it."""
+        if self.blobs is None:
+            return "message removed"
+        keys = [
+            a["key"]
+            for a in message.get("attachments") or []
+            if isinstance(a, dict) and a.get("key")
+        ]
+        if message.get("body_ref"):
+            keys.append(str(message["body_ref"]))
+        for key in keys:
+            self.blobs.delete(ObjectRef(self.blobs.bucket, key))
+        return f"message removed with {len(keys)} stored files"
 
     def _dimensions(self, ticket: Ticket) -> dict[str, str]:
         none = reports.NO_VALUE
@@ -554,16 +575,20 @@ class SurveyService:
             )
             if previous is not None and response == previous:
                 return Answer(survey, previous, changed=False)
-            if not self.surveys.put_response(response, survey, previous=previous):
-                continue  # another click got there first: read it again
             ticket = self.store.get_ticket(survey.ticket_id)
-            self.surveys.count(
-                None,  # a response's counters move with it: the conditional put above is the guard
-                reports.day_period(survey.sent_at),
-                self._survey_dimensions(survey, ticket),
-                reports.response_delta(survey.kind, score, previous.score if previous else None),
-                now=now,
+            written = self.surveys.put_response(
+                response,
+                survey,
+                previous=previous,
+                # the counters move in the same transaction as the answer
+                day=reports.day_period(survey.sent_at),
+                dimensions=self._survey_dimensions(survey, ticket),
+                delta=reports.response_delta(
+                    survey.kind, score, previous.score if previous else None
+                ),
             )
+            if not written:
+                continue  # another click got there first: read it again
             self._event(
                 survey.ticket_id,
                 "survey_answered",

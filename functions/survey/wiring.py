@@ -35,6 +35,7 @@ def build(components: wiring.Components) -> SurveyService:
         renderer=components.renderer,
         publisher=components.publisher,
         secret=secret,
+        blobs=components.blobs,
     )
 
 

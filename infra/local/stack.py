@@ -283,11 +283,18 @@ class DevStack:
             senders=components.senders,
             renderer=components.renderer,
         )
+        from functions.social_dm import wiring as social_wiring
+        from functions.survey import wiring as survey_wiring
+
         admin = Admin(
             store=components.store,
             email=email_wiring.service(),
             sqs_client=self.session.client("sqs"),
             mail_dlq_url=self.resources.mail_dlq_url,
+            social=social_wiring.service(),
+            survey=survey_wiring.service() if self.config.surveys.enabled else None,
+            stream_dlq_url=self.resources.stream_dlq_url or None,
+            blobs=components.blobs,
         )
         self.outbox = Outbox()
         from infra.local.fake_platforms import FakePlatforms

@@ -372,3 +372,22 @@ def test_the_real_management_api_client_gone_error_is_recognised(chat):
         assert pusher.push(customer.connection_id, '{"type":"typing"}') is False
         assert pusher.push(customer.connection_id, '{"type":"typing"}') is True
     assert forgotten == [customer.connection_id]
+
+
+def test_housekeeping_runs_after_an_agent_disconnects(chat):
+    """An agent's connection goes (their presence loses it); the minute job still runs,
+    marks them offline and, after the resume time, gives their chats to others."""
+    emma = chat.agent("emma@helpline.test")
+    customer = chat.customer()
+    customer.send(
+        "message", text="My invoice shows the wrong company name, please fix it", client_id="1"
+    )
+    session = emma.last("assigned")["session_id"]
+    emma.disconnect()
+    presence = chat.service.chats.get_presence("emma@helpline.test")
+    assert presence.status == "offline" and presence.connection_id is None
+    lucia = chat.agent("lucia@helpline.test")
+    chat.clock.advance(minutes=31)
+    done = chat.service.housekeeping()
+    assert done["requeued"] == 1
+    assert lucia.last("assigned")["session_id"] == session

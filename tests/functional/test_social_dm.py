@@ -368,3 +368,31 @@ def test_a_message_after_the_reopen_window_starts_a_new_ticket(hooks):
     tickets = hooks.tickets()
     assert len(tickets) == 2
     assert hooks.components.store.get_ticket(ticket.id).status is TicketStatus.SOLVED
+
+
+def test_a_quarantined_entry_can_be_replayed_and_nothing_is_doubled(hooks, aws):
+    from functions.core import aws as aws_clients
+    from functions.social_dm import wiring as social_wiring
+    from infra.admin import Admin
+
+    good = _messenger("Hello, my order has not arrived yet, can you help?")["entry"][0][
+        "messaging"
+    ][0]
+    bad = copy.deepcopy(good)
+    del bad["sender"]
+    hooks.meta(page_delivery(good, bad))
+    [record] = hooks.components.store.list_quarantine()
+    admin = Admin(
+        store=hooks.components.store,
+        email=None,
+        sqs_client=aws_clients.client("sqs"),
+        mail_dlq_url=None,
+        social=social_wiring.service(),
+        blobs=hooks.components.blobs,
+    )
+    assert record.id in {e["id"] for e in admin.entries()}
+    result = admin.replay(record.id)
+    statuses = sorted(o["status"] for o in result["outcomes"])
+    assert statuses == ["duplicate", "quarantined"]  # the good one is already a ticket
+    assert len(hooks.tickets()) == 1 and len(hooks.components.store.list_quarantine()) == 1
+    assert hooks.components.store.get_quarantine(record.id).replayed_at is not None

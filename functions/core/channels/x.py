@@ -153,20 +153,42 @@ def _media(data: Mapping[str, Any]) -> tuple[Attachment | None, str | None]:
     return attachment, text(media.get("url"))
 
 
+_URL = re.compile(r"https?://[^\s]{1,2048}")
+
+
 def _text(data: Mapping[str, Any], media_link: str | None) -> str:
     body = text(data.get("text")) or ""
-    removed = False
+    replacements: dict[str, str] = {}
     for link in items(field(data, "entities", "urls")):
         short, expanded = text(field(link, "url")), text(field(link, "expanded_url"))
         if not short:
             continue
         if short == media_link:
-            body, removed = body.replace(short, ""), True
-        elif expanded:
-            body = body.replace(short, expanded)
-    if media_link and not removed and media_link in body:
-        body, removed = body.replace(media_link, ""), True
-    return body.strip() if removed else body
+            replacements[short] = ""
+        elif expanded and short not in replacements:
+            replacements[short] = expanded
+    if media_link and media_link not in replacements:
+        replacements[media_link] = ""
+    if not replacements:
+        return body
+    removed = False
+
+    def swap(match: re.Match[str]) -> str:
+        # t.co links may be followed by punctuation: try the link without it too
+        nonlocal removed
+        link = match.group(0)
+        for cut in range(min(len(link), 12)):
+            candidate = link[: len(link) - cut] if cut else link
+            if candidate in replacements:
+                removed = removed or replacements[candidate] == ""
+                return replacements[candidate] + link[len(candidate) :]
+        return link
+
+    # one pass over the customer's text: an expansion is never scanned again, so links
+    # that contain their own short form cannot grow the message, and many links do not
+    # cost a pass each
+    expanded_body = _URL.sub(swap, body)
+    return expanded_body.strip() if removed else expanded_body
 
 
 def _read_dm(context: _Account, event: Any) -> list[InboundMessage]:
