@@ -20,10 +20,38 @@ def logger(service: str) -> Any:
         from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
         powertools_logger = Logger(service=service)
+        for handler in powertools_logger.handlers:
+            handler.addFilter(RedactingFilter())
         logging.getLogger("helpline")  # make sure the parent of core loggers is registered
         copy_config_to_registered_loggers(source_logger=powertools_logger, include={"helpline"})
         _loggers[service] = powertools_logger
     return _loggers[service]
+
+
+class RedactingFilter(logging.Filter):
+    """Email addresses and phone numbers never reach the logs, wherever they come from
+    (our messages, an error a provider returned with a customer's address in it)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from functions.core.redact import redact_text
+
+        def clean(value: Any) -> Any:
+            if isinstance(value, str):
+                return redact_text(value)
+            if isinstance(value, dict):
+                return {k: clean(v) for k, v in value.items()}
+            if isinstance(value, list | tuple):
+                return type(value)(clean(v) for v in value)
+            return value
+
+        record.msg = clean(record.msg)
+        if record.args:
+            record.args = clean(record.args)
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            error.args = tuple(clean(a) for a in error.args)
+            record.exc_text = None
+        return True
 
 
 def metrics(service: str, namespace: str = "Helpline") -> Any:
