@@ -798,6 +798,9 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--first-year", type=int, default=this_year - 1)
     table.add_argument("--last-year", type=int, default=this_year + 5)
     table.set_defaults(func=cmd_config_holidays)
+    __import__("infra.deploy.cli", fromlist=["register"]).register(
+        sub, {"state": state, "json": as_json}
+    )
     return parser
 
 

@@ -8,6 +8,7 @@ from chalice.app import CloudWatchEvent, WebsocketEvent
 from functions.chat_ws import wiring
 
 app = Chalice(app_name="helpline-chat")
+app.experimental_feature_flags.update(["WEBSOCKETS"])  # chalice package asks apps to opt in
 
 
 @app.on_ws_connect()

@@ -81,7 +81,8 @@ _CfnLoader.add_multi_constructor("!", _intrinsic)
 
 
 def load_template(path: Path = SHARED_TEMPLATE) -> dict[str, Any]:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
+    loaded: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
+    return loaded
 
 
 def create_shared_stack(

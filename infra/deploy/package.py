@@ -1,0 +1,401 @@
+"""`helpline package`: one Chalice deployment (zip + template) per function, offline.
+
+Chalice ships only `app.py`, `chalicelib/`, `vendor/` and pip requirements, and does
+not follow symlinks. So for each function this copies into its `vendor/` (git-ignored):
+`functions/__init__.py`, `functions/core/`, the function's own package, `templates/`,
+the stage's config file (with its precomputed holiday table) and the runtime
+dependencies, taken from this environment's installed distributions rather than
+pip-installed, so packaging needs no network. boto3 and botocore come from the Lambda
+runtime and are never vendored; neither are tests, caches or dev tools.
+
+Then `chalice package --merge-template infra/functions/<name>.yaml` runs (in its own
+process, see chalice_run.py), `assemble` applies the rules every function follows, and
+DIR/<name>/ receives `template.yaml` and `<name>.zip`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import fnmatch
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from infra.deploy import cfn
+from infra.deploy.assemble import AssemblyContext, assemble
+from infra.deploy.functions import REPO_ROOT, FunctionSpec
+
+SHARED_TEMPLATE = REPO_ROOT / "infra" / "shared.yaml"
+TEMPLATES_DIR = REPO_ROOT / "templates"
+DEFAULT_OUT = REPO_ROOT / "dist" / "deploy"
+
+# what the functions import at run time, besides the standard library and boto3
+RUNTIME_DISTRIBUTIONS = (
+    "aws-lambda-powertools",
+    "jinja2",
+    "langdetect",
+    "holidays",
+    "PyYAML",
+    "nh3",
+)
+# shipped when installed: the IANA time zones, for runtimes without /usr/share/zoneinfo
+OPTIONAL_DISTRIBUTIONS = ("tzdata",)
+# the Lambda Python runtime provides these; vendoring them would only add megabytes
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
+# never in a package: caches, tests, type stubs, dev tooling
+_EXCLUDED_PARTS = frozenset({"__pycache__", "tests", "test", ".pytest_cache", ".mypy_cache"})
+_EXCLUDED_NAMES = ("*.pyc", "*.pyo", "*.pyi", "py.typed", ".DS_Store")
+# top-level names a package must not contain (checked on the built zip)
+FORBIDDEN_TOP_LEVEL = frozenset(
+    {
+        "boto3",
+        "botocore",
+        "s3transfer",
+        "pytest",
+        "_pytest",
+        "moto",
+        "cfnlint",
+        "mypy",
+        "ruff",
+        "samtranslator",
+        "tests",
+        "infra",
+        "bench",
+    }
+)
+
+
+class PackagingError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class PackagedFunction:
+    spec: FunctionSpec
+    directory: Path
+    template_path: Path
+    zip_path: Path
+
+    @property
+    def zip_bytes(self) -> int:
+        return self.zip_path.stat().st_size
+
+    def unpacked_bytes(self) -> int:
+        with zipfile.ZipFile(self.zip_path) as archive:
+            return sum(info.file_size for info in archive.infolist())
+
+    def template(self) -> dict[str, Any]:
+        return cfn.load(self.template_path)
+
+
+# -- what the shared stack and the config give every template ----------------------------
+
+
+def shared_queue_names(template: dict[str, Any] | None = None) -> tuple[tuple[str, ...], str]:
+    """(routing queue name templates, escalation queue name template) from shared.yaml.
+
+    The routing queues are those its RoutingQueueUrls output lists, so a team added there
+    is in every function's policy without a change here.
+    """
+    template = template or cfn.load(SHARED_TEMPLATE)
+    urls = template["Outputs"]["RoutingQueueUrls"]["Value"]["Fn::Sub"]
+    names: dict[str, str] = {}
+    for team, logical_id in re.findall(r'"([a-z0-9_-]+)":\s*"\$\{([A-Za-z0-9]+)\}"', urls):
+        queue = template["Resources"][logical_id]
+        names[team] = queue["Properties"]["QueueName"]["Fn::Sub"]
+    if "escalation" not in names:
+        raise PackagingError("infra/shared.yaml's RoutingQueueUrls lists no escalation queue")
+    escalation = names.pop("escalation")
+    return tuple(names.values()), escalation
+
+
+def routing_teams(template: dict[str, Any] | None = None) -> set[str]:
+    template = template or cfn.load(SHARED_TEMPLATE)
+    urls = template["Outputs"]["RoutingQueueUrls"]["Value"]["Fn::Sub"]
+    return {team for team, _ in re.findall(r'"([a-z0-9_-]+)":\s*"\$\{([A-Za-z0-9]+)\}"', urls)} - {
+        "escalation"
+    }
+
+
+def function_secret_refs(config: Any, spec: FunctionSpec) -> tuple[Any, ...]:
+    """The secret references in the config sections this function reads."""
+    from infra.local.resources import secret_refs
+
+    found: list[Any] = []
+    for section in spec.secret_sections:
+        value = getattr(config, section, None)
+        if value is None:
+            continue
+        for ref in secret_refs(value):
+            if ref not in found:
+                found.append(ref)
+    return tuple(found)
+
+
+def lambda_architecture() -> str:
+    """Compiled dependencies (nh3, PyYAML's libyaml) are this machine's wheels."""
+    machine = platform.machine().lower()
+    if machine in ("x86_64", "amd64"):
+        return "x86_64"
+    if machine in ("aarch64", "arm64"):
+        return "arm64"
+    raise PackagingError(f"cannot build Lambda packages on a {machine} machine")
+
+
+def assembly_context(config: Any, spec: FunctionSpec) -> AssemblyContext:
+    routing, escalation = shared_queue_names()
+    return AssemblyContext(
+        architecture=lambda_architecture(),
+        sender_domain=config.brand.support_address.split("@", 1)[1],
+        secret_refs=function_secret_refs(config, spec),
+        routing_queue_names=routing,
+        escalation_queue_name=escalation,
+    )
+
+
+# -- vendor/ -------------------------------------------------------------------------------
+
+
+def _ignored(directory: str, names: list[str]) -> set[str]:
+    return {
+        name
+        for name in names
+        if name in _EXCLUDED_PARTS or any(fnmatch.fnmatch(name, p) for p in _EXCLUDED_NAMES)
+    }
+
+
+def _copy_tree(source: Path, target: Path, *, skip: Sequence[str] = ()) -> None:
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        ignored = _ignored(directory, names)
+        if Path(directory) == source:
+            ignored |= {name for name in names if name in skip}
+        return ignored
+
+    shutil.copytree(source, target, ignore=ignore)
+
+
+def runtime_closure(roots: Sequence[str] = RUNTIME_DISTRIBUTIONS) -> list[metadata.Distribution]:
+    """The installed distributions the runtime needs: roots and their requirements,
+    without extras and without what the Lambda runtime provides."""
+    from packaging.requirements import Requirement
+
+    found: dict[str, metadata.Distribution] = {}
+    pending = [*roots, *(name for name in OPTIONAL_DISTRIBUTIONS if _installed(name))]
+    while pending:
+        name = pending.pop()
+        key = _canonical(name)
+        if key in found or key in RUNTIME_PROVIDED:
+            continue
+        try:
+            distribution = metadata.distribution(name)
+        except metadata.PackageNotFoundError as exc:
+            raise PackagingError(
+                f"the runtime dependency {name} is not installed in this environment "
+                "(packaging copies it from here: run `make venv`)"
+            ) from exc
+        found[key] = distribution
+        for line in distribution.requires or []:
+            requirement = Requirement(line)
+            marker = requirement.marker
+            if marker is not None and not marker.evaluate({"extra": ""}):
+                continue
+            pending.append(requirement.name)
+    return sorted(found.values(), key=lambda d: _canonical(d.metadata["Name"]))
+
+
+def _installed(name: str) -> bool:
+    try:
+        metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _copy_distribution(distribution: metadata.Distribution, vendor: Path) -> None:
+    for entry in distribution.files or []:
+        parts = Path(str(entry)).parts
+        if not parts or parts[0] == ".." or _EXCLUDED_PARTS.intersection(parts):
+            continue  # scripts in bin/, caches, the package's own tests
+        if any(fnmatch.fnmatch(parts[-1], p) for p in _EXCLUDED_NAMES):
+            continue
+        source = Path(str(distribution.locate_file(entry)))
+        if not source.is_file():
+            continue
+        target = vendor.joinpath(*parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+
+
+def fill_vendor(spec: FunctionSpec, config_path: Path) -> Path:
+    vendor = spec.app_dir / "vendor"
+    if vendor.exists():
+        shutil.rmtree(vendor)
+    package_root = vendor / "functions"
+    package_root.mkdir(parents=True)
+    shutil.copy2(REPO_ROOT / "functions" / "__init__.py", package_root / "__init__.py")
+    _copy_tree(REPO_ROOT / "functions" / "core", package_root / "core")
+    # the app's own package; its app.py is the package's top-level app.py already
+    _copy_tree(spec.app_dir, package_root / spec.name, skip=("vendor", ".chalice", "app.py"))
+    _copy_tree(TEMPLATES_DIR, vendor / "templates")
+    config_dir = vendor / "config"
+    config_dir.mkdir()
+    shutil.copy2(config_path, config_dir / "helpline.yaml")
+    holidays = config_path.with_name(config_path.stem + ".holidays.json")
+    if holidays.is_file():
+        shutil.copy2(holidays, config_dir / "helpline.holidays.json")
+    for distribution in runtime_closure():
+        _copy_distribution(distribution, vendor)
+    return vendor
+
+
+@contextlib.contextmanager
+def _function_lock(spec: FunctionSpec) -> Iterator[None]:
+    """One packaging of a function at a time: vendor/ is shared by the working tree."""
+    lock_dir = spec.app_dir / ".chalice" / "deployments"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / ".helpline-package.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+# -- chalice package and assembly ------------------------------------------------------------
+
+
+def _run_chalice(spec: FunctionSpec, stage: str, out: Path, region: str) -> None:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("HELPLINE_", "AWS_ENDPOINT_URL"))
+    }
+    env["AWS_DEFAULT_REGION"] = region
+    # the app reads its topic's name at import; the merge template imports the real ARN
+    env["HELPLINE_INBOUND_TOPIC"] = f"helpline-{stage}-inbound-mail"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "infra.deploy.chalice_run", str(spec.app_dir), str(out)]
+    command += ["--stage", stage, "--merge-template", str(spec.merge_template)]
+    for feature in spec.experimental_features:
+        command += ["--feature", feature]
+    result = subprocess.run(
+        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise PackagingError(f"{spec.name}: {detail[-1] if detail else 'chalice package failed'}")
+
+
+def check_zip(path: Path) -> None:
+    """A package holds no tests, caches, dev tools or the runtime's own boto3."""
+    offenders = []
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            parts = name.split("/")
+            forbidden = (
+                parts[0] in FORBIDDEN_TOP_LEVEL or parts[0].split("-")[0] in FORBIDDEN_TOP_LEVEL
+            )
+            cached = _EXCLUDED_PARTS.intersection(parts[:-1]) or name.endswith((".pyc", ".pyo"))
+            if forbidden or cached:
+                offenders.append(name)
+    if offenders:
+        shown = ", ".join(offenders[:5])
+        raise PackagingError(f"{path.name} holds what a package must not: {shown}")
+
+
+def package_function(
+    spec: FunctionSpec, *, stage: str, config_path: Path, out_dir: Path, region: str, config: Any
+) -> PackagedFunction:
+    if not spec.merge_template.is_file():
+        raise PackagingError(f"{spec.name}: no merge template at {spec.merge_template}")
+    if (spec.app_dir / "requirements.txt").exists():
+        # Chalice would pip-install it, from the network: dependencies come from here
+        raise PackagingError(
+            f"functions/{spec.name}/requirements.txt exists; packaging copies the runtime "
+            "dependencies from this environment instead: add the distribution to "
+            "RUNTIME_DISTRIBUTIONS in infra/deploy/package.py and remove the file"
+        )
+    target = out_dir / spec.name
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    with _function_lock(spec), tempfile.TemporaryDirectory(prefix="helpline-chalice-") as tmp:
+        try:
+            fill_vendor(spec, config_path)
+            _run_chalice(spec, stage, Path(tmp) / "out", region)
+        finally:
+            shutil.rmtree(spec.app_dir / "vendor", ignore_errors=True)
+            # Chalice keeps a copy of every zip it built there; ours is in DIR already
+            for cached in (spec.app_dir / ".chalice" / "deployments").glob("*-python*.zip"):
+                cached.unlink(missing_ok=True)
+        built = Path(tmp) / "out"
+        # Chalice writes sam.yaml when the merge template is YAML, sam.json otherwise
+        written = next(built.glob("sam.*"), None)
+        if written is None:
+            raise PackagingError(f"{spec.name}: chalice package wrote no template")
+        merged = cfn.load(written)
+        zip_path = target / f"{spec.name}.zip"
+        shutil.move(built / "deployment.zip", zip_path)
+    check_zip(zip_path)
+    template = assemble(
+        merged,
+        spec,
+        assembly_context(config, spec),
+        merge_template=cfn.load(spec.merge_template),
+        code_uri=f"./{zip_path.name}",
+    )
+    template_path = target / "template.yaml"
+    cfn.dump(template, template_path)
+    return PackagedFunction(spec, target, template_path, zip_path)
+
+
+def package_all(
+    specs: Sequence[FunctionSpec],
+    *,
+    stage: str,
+    config_path: Path,
+    out_dir: Path,
+    region: str = "us-east-1",
+    progress: Any = None,
+) -> list[PackagedFunction]:
+    from functions.core.config import load_config
+
+    config = load_config(config_path)
+    built = []
+    for spec in specs:
+        if progress:
+            progress(f"packaging {spec.name}")
+        built.append(
+            package_function(
+                spec,
+                stage=stage,
+                config_path=config_path,
+                out_dir=out_dir,
+                region=region,
+                config=config,
+            )
+        )
+    return built
+
+
+def human_size(size: int) -> str:
+    for unit in ("B", "KB", "MB"):
+        if size < 1024 or unit == "MB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return f"{size} B"
