@@ -468,7 +468,19 @@ class ChatService:
         outcome = self.intake.process(inbound)
         if outcome.status == "quarantined" or not outcome.ticket_id:
             raise _fail("bad_field", f"the message could not be accepted ({outcome.reason})")
-        stored = self._stored_message(inbound, outcome.ticket_id)
+        if outcome.status == "duplicate":
+            # a resend: ack what was stored the first time (its own time and cursor)
+            stored = self._stored_message(inbound, outcome.ticket_id)
+        else:
+            # just written with the inbound's time and id: no need to read it back
+            stored = Message(
+                id=outcome.message_id or "",
+                ticket_id=outcome.ticket_id,
+                direction=Direction.INBOUND,
+                channel=Channel.CHAT,
+                created_at=inbound.received_at,
+                text=inbound.text,
+            )
         self.pusher.push(
             connection.id,
             event(
