@@ -481,6 +481,33 @@ class ChatService:
                 created_at=inbound.received_at,
                 text=inbound.text,
             )
+        # The ack goes last: a widget resends what was not acked, and a resend of a message
+        # whose handling failed midway (the intake answers "duplicate") finishes it here.
+        first_time = outcome.status != "duplicate"
+        if session.ticket_id is None:
+            ticket = self.store.get_ticket(outcome.ticket_id)
+
+            def attach(s: ChatSession) -> ChatSession:
+                s.ticket_id = outcome.ticket_id
+                s.preview = " ".join(inbound.text.split())[:140]
+                s.language = ticket.language if ticket else self.config.languages.default
+                s.team = ticket.queue if ticket else self.config.routing.default_team
+                return s
+
+            session = self.chats.update_session(session.id, attach) or session
+        if session.state == "assigned" and session.agent and stored:
+            if first_time:
+                presence = self.chats.get_presence(session.agent)
+                self.pusher.push_quietly(
+                    presence.connection_id if presence else None,
+                    event(
+                        "message",
+                        session_id=session.id,
+                        message=chat_message(stored, agent_names=self.agent_names),
+                    ),
+                )
+        elif session.state == "new" or (session.state == "bot" and first_time):
+            self._start(session, inbound.text)
         self.pusher.push(
             connection.id,
             event(
@@ -496,32 +523,6 @@ class ChatService:
                 },
             ),
         )
-        if outcome.status == "duplicate":
-            return
-        if session.ticket_id is None:
-            ticket = self.store.get_ticket(outcome.ticket_id)
-
-            def attach(s: ChatSession) -> ChatSession:
-                s.ticket_id = outcome.ticket_id
-                s.preview = " ".join(inbound.text.split())[:140]
-                s.language = ticket.language if ticket else self.config.languages.default
-                s.team = ticket.queue if ticket else self.config.routing.default_team
-                return s
-
-            session = self.chats.update_session(session.id, attach) or session
-        if session.state == "assigned" and session.agent and stored:
-            presence = self.chats.get_presence(session.agent)
-            self.pusher.push_quietly(
-                presence.connection_id if presence else None,
-                event(
-                    "message",
-                    session_id=session.id,
-                    message=chat_message(stored, agent_names=self.agent_names),
-                ),
-            )
-            return
-        if session.state in ("new", "bot"):
-            self._start(session, inbound.text)
 
     def _stored_message(self, inbound: InboundMessage, ticket_id: str) -> Message | None:
         record = self.store.get_intake(inbound.channel, inbound.external_id)
@@ -733,10 +734,8 @@ class ChatService:
         """To an online agent who speaks the language and has room, or the queue."""
         language = session.language or self.config.languages.default
         for email in self.chats.online_agents(language):
-            if self.chats.claim_slot(email) is not None:
-                if self._assign(session.id, email):
-                    return
-                self.chats.release_slot(email)
+            if self._give_to(session.id, email):
+                return
         self._enqueue(session.id, session.team or self.config.routing.default_team)
 
     def _enqueue(
@@ -769,6 +768,27 @@ class ChatService:
         if previous_team[0] and previous_team[0] != team:
             self.refresh_queue(previous_team[0])
         return session
+
+    def _give_to(self, session_id: str, email: str) -> bool | None:
+        """Claim one of the agent's slots for this chat and assign it: True when it is
+        theirs, False when the chat could not be taken, None when they have no room."""
+        if self.chats.claim_slot(email, session_id) is None:
+            return None
+        try:
+            if self._assign(session_id, email):
+                return True
+        except Exception:
+            self._release_unless_theirs(session_id, email)
+            raise
+        self._release_unless_theirs(session_id, email)
+        return False
+
+    def _release_unless_theirs(self, session_id: str, email: str) -> None:
+        """After an assignment failed, possibly midway: the slot goes back unless the chat
+        did become the agent's."""
+        current = self.chats.get_session(session_id)
+        if current is None or current.state != "assigned" or current.agent != email:
+            self.chats.release_slot(email, session_id)
 
     def _assign(self, session_id: str, email: str) -> bool:
         """Give a chat to an agent whose slot is already claimed; False if it was gone."""
@@ -838,10 +858,8 @@ class ChatService:
             if not candidates:
                 return
             oldest = min(candidates, key=lambda s: (s.queued_at or self.clock(), s.id))
-            if self.chats.claim_slot(email) is None:
+            if self._give_to(oldest.id, email) is None:
                 return
-            if not self._assign(oldest.id, email):
-                self.chats.release_slot(email)
 
     def _teams_for(self, languages: Iterable[str]) -> list[str]:
         teams = []
@@ -1010,10 +1028,10 @@ class ChatService:
             raise _fail("not_online", "go online before accepting chats")
         if not self._eligible(session, presence.languages):
             raise _fail("forbidden", f"this chat is in {session.language}, which you do not take")
-        if self.chats.claim_slot(email) is None:
+        given = self._give_to(session.id, email)
+        if given is None:
             raise _fail("no_room", "you are at your limit of chats")
-        if not self._assign(session.id, email):
-            self.chats.release_slot(email)
+        if not given:
             raise _fail("invalid_state", "someone else took this chat")
 
     def _agent_message(
@@ -1088,7 +1106,7 @@ class ChatService:
                 raise _fail("bad_field", f"{target_agent} is not an agent")
             if target_agent == email:
                 raise _fail("bad_field", "the chat is already yours")
-            if self.chats.claim_slot(target_agent) is None:
+            if self.chats.claim_slot(target_agent, session.id) is None:
                 raise _fail("no_room", f"{target_agent} is not online or has no room")
         assert session.ticket_id is not None
 
@@ -1099,7 +1117,7 @@ class ChatService:
             return s
 
         self.chats.update_session(session.id, release)
-        self.chats.release_slot(email)
+        self.chats.release_slot(email, session.id)
         self.tickets.record_event(
             session.ticket_id,
             "chat_transferred",
@@ -1109,7 +1127,7 @@ class ChatService:
         self.pusher.push(connection.id, event("closed", session_id=session.id, by="transfer"))
         if target_agent:
             if not self._assign(session.id, target_agent):
-                self.chats.release_slot(target_agent)
+                self._release_unless_theirs(session.id, target_agent)
                 self._enqueue(session.id, session.team or self.config.routing.default_team)
         else:
             # a transfer to a team starts a fresh wait there, and is routed at once if
@@ -1130,10 +1148,8 @@ class ChatService:
             return
         for code in self.config.teams[team].languages:
             for agent in self.chats.online_agents(code):
-                if self.chats.claim_slot(agent) is not None:
-                    if self._assign(session_id, agent):
-                        return
-                    self.chats.release_slot(agent)
+                if self._give_to(session_id, agent):
+                    return
         self._enqueue(session_id, team)
 
     # -- closing ------------------------------------------------------------------------------------------
@@ -1156,7 +1172,7 @@ class ChatService:
             return session
         was = before[0]
         if was.agent and was.state == "assigned":
-            self.chats.release_slot(was.agent)
+            self.chats.release_slot(was.agent, session_id)
             if was.assigned_at and was.team:
                 self.chats.record_handle_time(
                     was.team, int((now - was.assigned_at).total_seconds())
@@ -1251,7 +1267,7 @@ class ChatService:
             ):
                 for session in self.chats.agent_sessions(agent.email):
                     if session.state == "assigned":
-                        self.chats.release_slot(agent.email)
+                        self.chats.release_slot(agent.email, session.id)
                         self._route_to_team(
                             session.id, session.team or self.config.routing.default_team
                         )

@@ -7,7 +7,7 @@ Key shapes (the ticket side is in store.py; docs/architecture.md has the whole m
                                                GSI2 while waiting: CHATQ#<team> / <since>#<session>
                                                GSI1 while assigned: AGENTCHATS#<email> / <since>#<session>
     CONN#<connection>          CONN            one WebSocket connection (TTL: $disconnect is best-effort)
-    AGENT#<email>              PRESENCE        status, languages, max_chats, active, connection
+    AGENT#<email>              PRESENCE        status, languages, max_chats, active, chats, connection
     AGENT#<email>              LANG#<lang>     only while online: GSI2 ONLINE#<lang> / <active>#<email>
     CHATSTATS#<team>           HANDLE          recent handle times, for wait estimates
     RATE#<connection>          S#<epoch sec>   actions this second (TTL), for flood control
@@ -15,7 +15,9 @@ Key shapes (the ticket side is in store.py; docs/architecture.md has the whole m
 Queue position is a COUNT query on the queue's index partition below one's own sort
 key, and the wait estimate uses recorded handle times: nothing here scans the table.
 Agent capacity is claimed with a conditional update (`active < max_chats`), so two
-chats arriving at once cannot both take an agent's last slot.
+chats arriving at once cannot both take an agent's last slot. Each slot names its chat
+(the `chats` set, counted by `active`), so a retry after a failure midway claims or
+frees it once.
 """
 
 from __future__ import annotations
@@ -476,34 +478,47 @@ class ChatStore:
             )
         ]
 
-    def claim_slot(self, email: str) -> Presence | None:
-        """Take one of an online agent's free chat slots; None when they have none."""
+    def claim_slot(self, email: str, session_id: str) -> Presence | None:
+        """Take one of an online agent's free chat slots for this chat (the slot it already
+        holds, on a retry); None when they have no room."""
         try:
             response = self.client.update_item(
                 TableName=self.table_name,
                 Key=serialize(_presence_key(email)),
-                UpdateExpression="SET active = active + :one",
-                ConditionExpression="#s = :online AND active < max_chats",
+                UpdateExpression="SET active = active + :one ADD chats :chat",
+                ConditionExpression=(
+                    "#s = :online AND active < max_chats AND NOT contains(chats, :id)"
+                ),
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=serialize({":one": 1, ":online": "online"}),
+                ExpressionAttributeValues=serialize(
+                    {":one": 1, ":online": "online", ":chat": {session_id}, ":id": session_id}
+                ),
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
-            if _conditional_failed(exc):
+            if not _conditional_failed(exc):
+                raise
+            item = self._get(_presence_key(email))
+            if item is None or session_id not in item.get("chats", set()):
                 return None
-            raise
+            presence = _presence_from_item(item)  # claimed by an earlier try
+            self._index_presence(presence)
+            return presence
         presence = _presence_from_item(deserialize(response["Attributes"]))
         self._index_presence(presence)
         return presence
 
-    def release_slot(self, email: str) -> Presence | None:
+    def release_slot(self, email: str, session_id: str) -> Presence | None:
+        """Free the slot this chat holds (nothing when it holds none)."""
         try:
             response = self.client.update_item(
                 TableName=self.table_name,
                 Key=serialize(_presence_key(email)),
-                UpdateExpression="SET active = active - :one",
-                ConditionExpression="active > :zero",
-                ExpressionAttributeValues=serialize({":one": 1, ":zero": 0}),
+                UpdateExpression="SET active = active - :one DELETE chats :chat",
+                ConditionExpression="contains(chats, :id) AND active > :zero",
+                ExpressionAttributeValues=serialize(
+                    {":one": 1, ":zero": 0, ":chat": {session_id}, ":id": session_id}
+                ),
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:

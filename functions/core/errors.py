@@ -10,6 +10,15 @@ Callers branch on the exception type, never on its message text.
 from __future__ import annotations
 
 
+def maybe_sent(exc: BaseException) -> bool:
+    """Did a failed request possibly reach the provider? Read timeouts and connections
+    dropped after sending are ambiguous (resending could deliver twice); refused
+    connections and error answers are not."""
+    from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+
+    return isinstance(exc, ReadTimeoutError | ConnectionClosedError)
+
+
 class HelplineError(Exception):
     """Base for errors we raise on purpose (ours: retried)."""
 
@@ -43,6 +52,11 @@ class NotFoundError(HelplineError):
 
 class ConflictError(HelplineError):
     """A conditional write lost a race; the caller may re-read and try again."""
+
+
+class UnconfirmedSend(HelplineError):
+    """A send that may have reached the provider before it failed (see `maybe_sent`):
+    recorded as unknown, never sent again."""
 
 
 class DeliveryError(HelplineError):

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from functions.core import ids, ticket_sla
 from functions.core.blobs import BlobStore, safe_name
-from functions.core.errors import DeliveryError
+from functions.core.errors import DeliveryError, maybe_sent
 from functions.core.models import (
     Channel,
     Customer,
@@ -846,7 +846,7 @@ class Intake:
             )
             return "failed"
         except Exception as exc:
-            if _maybe_sent(exc):
+            if maybe_sent(exc):
                 # the request may have reached the provider: resending could answer twice
                 self.store.finish_reply(
                     record.channel,
@@ -1092,14 +1092,6 @@ def message_channel_name(message: InboundMessage) -> str:
 
 def _iso(moment: datetime | None) -> str | None:
     return to_iso(moment) if moment else None
-
-
-def _maybe_sent(exc: BaseException) -> bool:
-    """Did the request possibly reach the provider? Read timeouts and dropped
-    connections after sending are ambiguous; refused connections are not."""
-    from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
-
-    return isinstance(exc, ReadTimeoutError | ConnectionClosedError)
 
 
 def process_all(intake: Intake, messages: Sequence[InboundMessage], **kwargs: Any) -> list[Outcome]:

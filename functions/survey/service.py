@@ -21,7 +21,7 @@ tickets get an email survey only when the customer left an address and did not r
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -30,7 +30,13 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from functions.core import ids, reports, surveys
 from functions.core.blobs import BlobStore, ObjectRef
-from functions.core.errors import DeliveryError, NotFoundError, RejectedInput
+from functions.core.errors import (
+    DeliveryError,
+    NotFoundError,
+    RejectedInput,
+    UnconfirmedSend,
+    maybe_sent,
+)
 from functions.core.models import Channel, DeliveryStatus, Direction, Message, Ticket, TicketEvent
 from functions.core.store import TicketStore, ticket_from_item
 from functions.core.surveystore import SurveyRecord, SurveyStore
@@ -324,7 +330,7 @@ class SurveyService:
             "sending",
             record.send_at,
         )
-        if not self.surveys.move(record, from_state="scheduled", to=sending):
+        if not self._claim(record, sending):
             return "another run is sending it"
         try:
             detail = self._deliver(ticket, sending.survey)
@@ -334,6 +340,8 @@ class SurveyService:
                 return self._finish(sending, "failed", exc.reason, from_state="sending")
             self._give_back(sending)
             raise
+        except UnconfirmedSend as exc:
+            detail = f"unconfirmed: {exc}"  # it may have gone out: never send a second one
         except Exception:
             self._give_back(sending)
             raise
@@ -354,6 +362,19 @@ class SurveyService:
             ticket.id, "survey_sent", {"kind": survey.kind, "survey": survey.id, "via": detail}
         )
         return self._finish(sending, "sent", detail, from_state="sending")
+
+    def _claim(self, record: SurveyRecord, sending: SurveyRecord) -> bool:
+        """Move scheduled -> sending; when the answer is lost, read back whether it landed
+        (a stranded 'sending' survey would never be sent)."""
+        try:
+            return self.surveys.move(record, from_state="scheduled", to=sending)
+        except Exception as exc:
+            if not maybe_sent(exc):
+                raise
+            current = self.surveys.get(record.survey.id)
+            if current is None or current.state != "sending":
+                raise
+            return current.survey.sent_at == sending.survey.sent_at
 
     def _give_back(self, sending: SurveyRecord) -> None:
         """The send did not happen: schedule it again, so the retried stream record or the
@@ -487,7 +508,7 @@ class SurveyService:
             kind=f"survey_{survey.kind}",
             delivery=DeliveryStatus.PENDING,
         )
-        sender.send(mail)
+        _send_once(sender.send, mail)
         return "email"
 
     def _message(self, ticket: Ticket, survey: surveys.Survey) -> str:
@@ -547,8 +568,8 @@ class SurveyService:
             kind=f"survey_{survey.kind}",
             delivery=DeliveryStatus.PENDING,
         )
-        send_choices = sender.send_choices
-        send_choices(message, [(answer_payload(survey.id, c.score), c.label) for c in choices])
+        buttons = [(answer_payload(survey.id, c.score), c.label) for c in choices]
+        _send_once(sender.send_choices, message, buttons)
         return ticket.channel.value
 
     # -- answers ------------------------------------------------------------------------------------
@@ -722,6 +743,16 @@ class SurveyService:
         self, ticket_id: str, kind: str, detail: dict[str, Any], *, actor: str = "helpline"
     ) -> None:
         self.store.put_event(TicketEvent(ticket_id, self.clock(), kind, detail, actor=actor))
+
+
+def _send_once(send: Callable[..., Any], *args: Any) -> None:
+    """Send; a failure that may have delivered anyway becomes UnconfirmedSend."""
+    try:
+        send(*args)
+    except Exception as exc:
+        if maybe_sent(exc):
+            raise UnconfirmedSend(type(exc).__name__) from exc
+        raise
 
 
 def records_of(event: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:

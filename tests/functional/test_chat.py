@@ -27,7 +27,7 @@ def test_a_customer_and_an_agent_who_speaks_their_language_chat_both_ways(chat):
         text="Hola, necesito cambiar la dirección de facturación de mi cuenta",
         client_id="c1",
     )
-    assert [f["type"] for f in got][:2] == ["ack", "assigned"]
+    assert {"ack", "assigned"} <= {f["type"] for f in got}
     assert customer.last("assigned")["agent"] == {"name": "Lucía"}
     offer = agent.last("assigned")
     assert offer["language"] == "es" and offer["ticket_id"]
