@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import smtplib
 import subprocess
 import sys
@@ -16,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from infra.local.process import DevProcess
 from tests.helpers import REPO
 
 
@@ -72,53 +71,9 @@ class Stack:
 
 def start_stack(state_dir: Path, *extra_args: str) -> Iterator[Stack]:
     """Run `helpline dev` on free ports until the generator is closed."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HELPLINE_"))}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "infra.cli",
-            "dev",
-            "--aws-port",
-            "0",
-            "--http-port",
-            "0",
-            "--smtp-port",
-            "0",
-            "--state-dir",
-            str(state_dir),
-            *extra_args,
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    ready = ""
-    deadline = time.monotonic() + 90
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if line.startswith("helpline dev ready:"):
-            ready = line
-            break
-        if process.poll() is not None:
-            break
-    if not ready:
-        process.kill()
-        raise AssertionError(
-            f"helpline dev did not become ready: {process.stderr.read() if process.stderr else ''}"
-        )
-    try:
-        yield Stack(process, state_dir, ready)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
+    with DevProcess(state_dir, extra_args=extra_args, ready_timeout=90) as dev:
+        assert dev.process is not None
+        yield Stack(dev.process, state_dir, dev.ready)
 
 
 @pytest.fixture(scope="module")
