@@ -4,7 +4,9 @@ Only the configured languages' profiles are loaded (on first use, so a cold star
 never detects pays nothing), the detector is seeded so the same text always gives the
 same answer, and the text should already be quote- and signature-stripped. Short or
 unsure text yields to hints: the customer's last language, the widget or platform
-locale, a Content-Language header.
+locale, a Content-Language header. Without a hint, short text (under `min_length`
+letters) is given its best guess with a confidence scaled down by its length, always
+below `min_confidence`: source "guess", shown as such on the ticket's events.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ _NOISE = re.compile(
 class Detection:
     language: str
     confidence: float  # the detector's probability, or 0 when a hint or default decided
-    source: str  # "text", "hint" or "default"
+    source: str  # "text", "guess" (short text), "hint" or "default"
 
 
 def base_language(code: str | None) -> str | None:
@@ -131,8 +133,14 @@ class LanguageDetector:
                 return Detection(best, probability, "text")
             if hint is not None:
                 return Detection(hint, 0.0, "hint")
-            if probability >= 0.5:
+            if probability >= 0.5 and long_enough:
                 return Detection(best, probability, "text")
+            if probability >= 0.5:
+                # a word or two: langdetect is sure of itself and often wrong, so the best
+                # guess is kept but marked unsure (below min_confidence), and yields to the
+                # ticket's language on a follow-up
+                scaled = probability * letters / self.min_length
+                return Detection(best, min(scaled, self.min_confidence * 0.99), "guess")
         if hint is not None:
             return Detection(hint, 0.0, "hint")
         return Detection(self.default, 0.0, "default")

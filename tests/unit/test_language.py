@@ -87,6 +87,17 @@ def test_a_hint_wins_on_a_three_word_text(
     assert (detection.language, detection.source) == (expected, "hint")
 
 
+@pytest.mark.parametrize("word", ["Bonjour", "Danke", "obrigado", "Gracias", "Hello", "Спасибо"])
+def test_a_single_word_without_a_hint_is_never_a_confident_answer(
+    detector: LanguageDetector, word: str
+) -> None:
+    # langdetect gives single words probabilities near 1 and is wrong on a fifth of them
+    detection = detector.detect(word)
+
+    assert detection.source in ("guess", "default")
+    assert detection.confidence < detector.min_confidence
+
+
 def test_the_first_supported_hint_is_used(detector: LanguageDetector) -> None:
     detection = detector.detect("ok", [None, "it", "", "ru", "es"])
 
