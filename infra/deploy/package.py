@@ -11,15 +11,23 @@ runtime and are never vendored; neither are tests, caches or dev tools.
 Then `chalice package --merge-template infra/functions/<name>.yaml` runs (in its own
 process, see chalice_run.py), `assemble` applies the rules every function follows, and
 DIR/<name>/ receives `template.yaml` and `<name>.zip`.
+
+The zip then gets its bytecode: Lambda's /var/task is read-only, so a package without
+.pyc files compiles every module on every cold start. Chalice deploys for the Python
+that runs it, so the bytecode is compiled by this interpreter, for that runtime, with
+unchecked hashes (a zip's timestamps say nothing); a copy of our sources is kept next
+to it for tracebacks.
 """
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import fcntl
 import fnmatch
 import os
 import platform
+import py_compile
 import re
 import shutil
 import subprocess
@@ -301,16 +309,65 @@ def _run_chalice(spec: FunctionSpec, stage: str, out: Path, region: str) -> None
         raise PackagingError(f"{spec.name}: {detail[-1] if detail else 'chalice package failed'}")
 
 
+BYTECODE_TAG = sys.implementation.cache_tag  # cpython-311: the runtime chalice targets
+
+
+def add_bytecode(path: Path) -> int:
+    """Rewrite the zip with each module's bytecode for the runtime; the count added."""
+    with tempfile.TemporaryDirectory(prefix="helpline-pyc-") as tmp:
+        root = Path(tmp)
+        with zipfile.ZipFile(path) as archive:
+            archive.extractall(root)
+            modes = {info.filename: info.external_attr for info in archive.infolist()}
+        compiled = compileall.compile_dir(
+            root,
+            quiet=2,
+            workers=1,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        )
+        if not compiled:
+            raise PackagingError(f"{path.name}: a module did not compile")
+        written = path.with_suffix(".tmp")
+        count = 0
+        with zipfile.ZipFile(written, "w", zipfile.ZIP_DEFLATED) as archive:
+            for file in sorted(p for p in root.rglob("*") if p.is_file()):
+                name = file.relative_to(root).as_posix()
+                info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = modes.get(name, 0o644 << 16)
+                archive.writestr(info, file.read_bytes())
+                count += name.endswith(".pyc")
+        written.replace(path)
+    return count
+
+
+def _is_our_bytecode(parts: Sequence[str]) -> bool:
+    return (
+        len(parts) >= 2
+        and parts[-2] == "__pycache__"
+        and parts[-1].endswith(f".{BYTECODE_TAG}.pyc")
+        and not _EXCLUDED_PARTS.difference({"__pycache__"}).intersection(parts)
+    )
+
+
 def check_zip(path: Path) -> None:
-    """A package holds no tests, caches, dev tools or the runtime's own boto3."""
+    """A package holds no tests, caches, dev tools or the runtime's own boto3; its only
+    bytecode is the runtime's, next to its source."""
     offenders = []
     with zipfile.ZipFile(path) as archive:
-        for name in archive.namelist():
+        names = set(archive.namelist())
+        for name in names:
             parts = name.split("/")
             forbidden = (
                 parts[0] in FORBIDDEN_TOP_LEVEL or parts[0].split("-")[0] in FORBIDDEN_TOP_LEVEL
             )
-            cached = _EXCLUDED_PARTS.intersection(parts[:-1]) or name.endswith((".pyc", ".pyo"))
+            if _is_our_bytecode(parts):
+                source = "/".join([*parts[:-2], parts[-1].split(".")[0] + ".py"])
+                cached = source not in names
+            else:
+                cached = bool(_EXCLUDED_PARTS.intersection(parts[:-1])) or name.endswith(
+                    (".pyc", ".pyo")
+                )
             if forbidden or cached:
                 offenders.append(name)
     if offenders:
@@ -351,6 +408,7 @@ def package_function(
         merged = cfn.load(written)
         zip_path = target / f"{spec.name}.zip"
         shutil.move(built / "deployment.zip", zip_path)
+    add_bytecode(zip_path)
     check_zip(zip_path)
     template = assemble(
         merged,

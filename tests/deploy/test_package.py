@@ -3,8 +3,11 @@ runtime with nothing but the runtime's own packages."""
 
 from __future__ import annotations
 
+import sys
 import zipfile
 from pathlib import Path
+
+import pytest
 
 from bench.deploy_sizes import import_once, lambda_runtime_site, unpack
 from infra.deploy import package
@@ -47,10 +50,40 @@ def test_no_zip_holds_tests_caches_or_dev_tools(packaged):
     for item in packaged:
         for name in _names(item):
             parts = name.split("/")
-            assert "__pycache__" not in parts and "tests" not in parts[:-1], name
-            assert not name.endswith((".pyc", ".pyi")), name
+            assert "tests" not in parts[:-1] and not name.endswith(".pyi"), name
             assert parts[0] not in package.FORBIDDEN_TOP_LEVEL, name
         package.check_zip(item.zip_path)
+
+
+def test_every_module_ships_with_its_bytecode_for_the_runtime(packaged, tmp_path):
+    # /var/task is read-only: without bytecode every cold start compiles every module
+    tag = sys.implementation.cache_tag
+    for item in packaged:
+        names = _names(item)
+        sources = [n for n in names if n.endswith(".py")]
+        compiled = {n for n in names if n.endswith(".pyc")}
+        assert sources
+        for source in sources:
+            folder, _, module = source.rpartition("/")
+            cached = f"{folder}/__pycache__/{module[:-3]}.{tag}.pyc".lstrip("/")
+            assert cached in compiled, (item.spec.name, source)
+        assert all(f".{tag}." in n and "/__pycache__/" in f"/{n}" for n in compiled)
+    # and the interpreter uses it without reading the source: sources that would fail
+    # to import change nothing
+    runtime = lambda_runtime_site(tmp_path / "runtime")
+    task = unpack(packaged[0].zip_path, tmp_path / "task")
+    for source in [task / "app.py", *(task / "functions").rglob("*.py")]:
+        source.write_text("raise ImportError('the source was compiled')\n", encoding="utf-8")
+    assert import_once([str(task), str(runtime)], "app")["modules"] > 0
+
+
+def test_stray_bytecode_is_refused(tmp_path):
+    stray = tmp_path / "stray.zip"
+    with zipfile.ZipFile(stray, "w") as archive:
+        archive.writestr("app.py", "")
+        archive.writestr("__pycache__/gone.cpython-311.pyc", b"")  # no gone.py beside it
+    with pytest.raises(package.PackagingError, match="gone"):
+        package.check_zip(stray)
 
 
 def test_the_chat_widget_ships_with_chat(by_name):
