@@ -1,5 +1,8 @@
 """`make bench`: run the benchmarks and rewrite docs/BENCHMARKS.md with the figures.
 
+python -m bench --only chat,sla  # rerun some sections, keep the others
+python -m bench --long           # full-size SLA and report tables and load run (hours)
+
 python -m bench                 # everything
 python -m bench --quick         # fewer samples (for a smoke run)
 python -m bench --peers         # only the peer comparisons: rewrites their section alone
@@ -12,7 +15,6 @@ import logging
 import os
 import platform
 import warnings
-from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,51 +22,55 @@ OUT = REPO / "docs" / "BENCHMARKS.md"
 
 
 def main() -> int:
+    from bench.sections import DEFAULT, SECTIONS, Options, head, run_sections
+
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--quick", action="store_true", help="fewer samples")
-    parser.add_argument("--output", default=str(OUT))
+    parser.add_argument("--quick", action="store_true", help="fewer samples and smaller data")
     parser.add_argument(
-        "--peers", action="store_true", help="only the peer comparisons (bench/peers_*.py)"
+        "--long", action="store_true", help="full-size SLA and report tables and load run (hours)"
+    )
+    parser.add_argument("--output", default=str(OUT))
+    parser.add_argument("--only", help=f"comma-separated sections to rerun: {', '.join(SECTIONS)}")
+    parser.add_argument(
+        "--peers", action="store_true", help="only the peer comparisons (same as --only peers)"
     )
     parser.add_argument("--corpora", default=None, help="the corpora (default: ../shared/corpora)")
+    parser.add_argument("--fuzz-seconds", type=float, default=600.0, help="the fuzzers' budget")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     logging.getLogger("moto").setLevel(logging.ERROR)
 
-    from bench import peers_common
-
-    corpora = Path(args.corpora) if args.corpora else None
     if args.peers:
-        output = Path(args.output)
-        document = output.read_text(encoding="utf-8") if output.is_file() else "# Benchmarks\n"
-        section = peers_common.section(corpora, quick=args.quick)
-        output.write_text(peers_common.splice(document, section), encoding="utf-8")
-        print(f"wrote the peers section of {args.output}")
-        return 0
-
-    from bench import cold_start, email_cost
-
-    samples = 3 if args.quick else 9
-    print("email_ingest: AWS calls and write units per mail ...", flush=True)
-    costs = email_cost.measure(repeat=3 if args.quick else 5)
-    print("email_ingest: cold start ...", flush=True)
-    cold = cold_start.measure(samples=samples)
-    peers = peers_common.section(corpora, quick=args.quick)
-    Path(args.output).write_text(render(costs, cold, samples) + "\n" + peers, encoding="utf-8")
-    print(f"wrote {args.output}")
+        names = ["peers"]
+    elif args.only:
+        names = [n.strip() for n in args.only.split(",") if n.strip()]
+        unknown = [n for n in names if n not in SECTIONS]
+        if unknown:
+            parser.error(f"unknown sections: {', '.join(unknown)} (known: {', '.join(SECTIONS)})")
+    else:
+        names = DEFAULT
+    options = Options(
+        quick=args.quick,
+        long=args.long,
+        corpora=Path(args.corpora) if args.corpora else None,
+        fuzz_seconds=args.fuzz_seconds,
+    )
+    output = Path(args.output)
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    document = output.read_text(encoding="utf-8") if output.is_file() else ""
+    if "<!-- section " not in document:  # an older layout: start afresh
+        document = head(machine)
+    elif not (args.only or args.peers):  # a full run refreshes the page's head too
+        document = head(machine) + "\n" + document[document.index("<!-- section ") :]
+    document = run_sections(names, options, document, log=lambda m: print(m, flush=True))
+    output.write_text(document, encoding="utf-8")
+    print(f"wrote {output}")
     return 0
 
 
 def render(costs: dict, cold: dict, samples: int) -> str:
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     lines = [
-        "# Benchmarks",
-        "",
-        f"Written by `make bench` (`python -m bench`) on {now}; machine: {machine}.",
-        "Every figure below comes from that one run; rerun it to refresh this page.",
-        "",
         "## email_ingest: AWS calls and DynamoDB write units per mail",
         "",
         "The function's real entry point under moto, every client metered (`bench/email_cost.py`,",

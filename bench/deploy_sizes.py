@@ -73,9 +73,7 @@ class FunctionMeasure:
 
     @property
     def source_ratio(self) -> float:
-        return (
-            self.source_import_seconds / self.baseline_seconds if self.baseline_seconds else 0.0
-        )
+        return self.source_import_seconds / self.baseline_seconds if self.baseline_seconds else 0.0
 
 
 def lambda_runtime_site(target: Path) -> Path:
@@ -166,9 +164,7 @@ def run(repeats: int = REPEATS, out_dir: Path | None = None) -> list[FunctionMea
                 app_times.append(app["seconds"])
                 modules = int(app["modules"])
                 bare_times.append(import_once([str(bare), str(runtime)], "bare_handler")["seconds"])
-                source_times.append(
-                    import_once([str(source_only), str(runtime)], "app")["seconds"]
-                )
+                source_times.append(import_once([str(source_only), str(runtime)], "app")["seconds"])
             measures.append(
                 FunctionMeasure(
                     name=item.spec.name,

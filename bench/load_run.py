@@ -1,0 +1,321 @@
+"""The load run: mail over SMTP, live chats and social deliveries, all at the same time,
+through one local stack; afterwards, every message must be in exactly one ticket and
+nothing may sit in a dead-letter queue.
+
+Full size (the issue's): 10,000 mails, 1,000 chats, 5,000 social deliveries with 10%
+duplicates. `scale` shrinks all three together (0.05 is 500 / 50 / 250), because on a
+laptop the embedded AWS (moto) is the bottleneck, not Helpline: the figures are those
+of the local stack, a floor for what Lambda and DynamoDB do, not a forecast of them.
+
+`python -m bench --only load` (a twentieth of the full size), `python -m bench --only load --long` (full).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import smtplib
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+from bench.chat_load import LocalStack, machine, open_config, summary_ms
+from bench.social_cost import PLATFORMS, post_http, signed_post, stack_tickets
+
+FULL = {"mails": 10_000, "chats": 1_000, "social": 5_000}
+DUPLICATE_SHARE = 0.10
+
+
+class LoadMismatchError(AssertionError):
+    """Something was lost, doubled or dead-lettered under load."""
+
+
+def _mails(stack: LocalStack, count: int, latencies: list[float], deadline: float) -> int:
+    info = stack.info
+    sent = 0
+    with smtplib.SMTP(info["smtp_host"], info["smtp_port"], timeout=60) as smtp:
+        for n in range(count):
+            if time.monotonic() > deadline:
+                break
+            mail = EmailMessage()
+            mail["From"] = f"load{n}@customers.example"
+            mail["To"] = info["support_address"]
+            mail["Subject"] = f"load mail {n}"
+            mail["Message-ID"] = make_msgid(domain="customers.example")
+            mail.set_content(f"Hello, this is load mail number {n}; my order has not arrived yet.")
+            started = time.monotonic()
+            smtp.send_message(mail)
+            latencies.append(time.monotonic() - started)
+            sent += 1
+    return sent
+
+
+def _social(
+    stack: LocalStack, count: int, latencies: list[float], deadline: float
+) -> tuple[int, int]:
+    secrets = {
+        k: stack.info[k] for k in ("meta_app_secret", "telegram_secret_token", "x_consumer_secret")
+    }
+    posts = [
+        signed_post(PLATFORMS[n % len(PLATFORMS)], 900_000 + n, f"load-{n}", secrets)
+        for n in range(count)
+    ]
+    rng = random.Random(7)
+    duplicates = rng.sample(posts, int(len(posts) * DUPLICATE_SHARE))
+    plan = posts + duplicates
+    rng.shuffle(plan)
+    failures = 0
+    base = stack.info["http_url"]
+
+    def one(post: Any) -> None:
+        nonlocal failures
+        if time.monotonic() > deadline:
+            return
+        status, _, seconds = post_http(base, post)
+        latencies.append(seconds)
+        if status != 200:
+            failures += 1
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(one, plan))
+    return len(posts), failures
+
+
+async def _chats(stack: LocalStack, count: int, latencies: list[float], deadline: float) -> int:
+    import websockets
+
+    acked = 0
+    gate = asyncio.Semaphore(50)
+
+    async def one(n: int) -> None:
+        nonlocal acked
+        async with gate:
+            session = await asyncio.to_thread(stack.post_json, "/chat/session", {"locale": "en-GB"})
+            async with websockets.connect(
+                session["ws_url"] + "?token=" + session["token"]
+            ) as socket:
+                await socket.send(json.dumps({"action": "hello", "locale": "en-GB"}))
+                started = time.monotonic()
+                await socket.send(
+                    json.dumps(
+                        {
+                            "action": "message",
+                            "text": f"load chat {n}: my invoice is wrong",
+                            "client_id": f"c{n}",
+                        }
+                    )
+                )
+                while time.monotonic() < deadline:
+                    frame = json.loads(
+                        await asyncio.wait_for(socket.recv(), max(1.0, deadline - time.monotonic()))
+                    )
+                    if frame.get("type") == "ack" and frame.get("client_id") == f"c{n}":
+                        latencies.append(time.monotonic() - started)
+                        acked += 1
+                        return
+
+    await asyncio.gather(*(one(n) for n in range(count)), return_exceptions=True)
+    return acked
+
+
+def _dead_letters(stack: LocalStack) -> dict[str, int]:
+    import boto3
+
+    from infra.local.state import local_aws_environment
+
+    info = stack.info
+    env = local_aws_environment(info["aws_endpoint"], info["region"])
+    sqs = boto3.session.Session().client(
+        "sqs",
+        endpoint_url=info["aws_endpoint"],
+        region_name=info["region"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    counts = {}
+    for url in sqs.list_queues().get("QueueUrls", []):
+        if url.endswith("-dlq"):
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+            )
+            counts[url.rsplit("/", 1)[1]] = int(
+                attributes["Attributes"]["ApproximateNumberOfMessages"]
+            )
+    return counts
+
+
+def run(*, scale: float = 1.0, timeout: float = 3600.0) -> dict[str, Any]:
+    sizes = {name: max(1, int(count * scale)) for name, count in FULL.items()}
+    with tempfile.TemporaryDirectory(prefix="helpline-load-") as folder:
+        config = open_config(
+            Path(folder) / "config",
+            agents=20,
+            max_chats=max(10, sizes["chats"] // 20 + 1),
+            actions_per_second=100,
+        )
+        with LocalStack(config, Path(folder) / "state") as stack:
+            deadline = time.monotonic() + timeout
+            latencies: dict[str, list[float]] = {"email": [], "chat": [], "social": []}
+            results: dict[str, Any] = {}
+            agents_ready = threading.Event()
+
+            def agents() -> None:
+                asyncio.run(_agents_online(stack, 20, agents_ready, deadline))
+
+            threading.Thread(target=agents, daemon=True).start()
+            agents_ready.wait(timeout=120)
+            started = time.monotonic()
+            cpu_before = stack.cpu_seconds()
+
+            def mails() -> None:
+                results["mails_sent"] = _mails(stack, sizes["mails"], latencies["email"], deadline)
+
+            def social() -> None:
+                results["social_distinct"], results["social_refused"] = _social(
+                    stack, sizes["social"], latencies["social"], deadline
+                )
+
+            def chats() -> None:
+                results["chats_acked"] = asyncio.run(
+                    _chats(stack, sizes["chats"], latencies["chat"], deadline)
+                )
+
+            threads = [threading.Thread(target=job) for job in (mails, social, chats)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=timeout)
+            sent_at = time.monotonic()
+            expected = (
+                results.get("mails_sent", 0)
+                + results.get("social_distinct", 0)
+                + results.get("chats_acked", 0)
+            )
+            tickets: list[dict[str, Any]] = []
+            while (
+                time.monotonic() < deadline
+            ):  # mail is processed asynchronously, as SES -> SNS -> Lambda
+                tickets = stack_tickets(stack)
+                if len(tickets) >= expected:
+                    break
+                time.sleep(5)
+            elapsed = time.monotonic() - started
+            cpu = stack.cpu_seconds() - cpu_before
+            by_channel: dict[str, int] = {}
+            doubled = 0
+            for ticket in tickets:
+                by_channel[ticket["channel"]] = by_channel.get(ticket["channel"], 0) + 1
+                doubled += ticket["messages"] != 1
+            dead = _dead_letters(stack)
+    social_tickets = sum(by_channel.get(p, 0) for p in PLATFORMS)
+    problems = []
+    if by_channel.get("email", 0) != results.get("mails_sent", 0):
+        problems.append(
+            f"{results.get('mails_sent')} mails sent, {by_channel.get('email', 0)} email tickets"
+        )
+    if social_tickets != results.get("social_distinct", 0):
+        problems.append(
+            f"{results.get('social_distinct')} social messages, {social_tickets} tickets"
+        )
+    if by_channel.get("chat", 0) != results.get("chats_acked", 0):
+        problems.append(
+            f"{results.get('chats_acked')} chats acknowledged, {by_channel.get('chat', 0)} tickets"
+        )
+    if doubled:
+        problems.append(f"{doubled} tickets hold other than one message")
+    if any(dead.values()):
+        problems.append(f"dead letters: {dead}")
+    result = {
+        "machine": machine(),
+        "scale": scale,
+        "sizes": sizes,
+        "results": results,
+        "tickets_by_channel": by_channel,
+        "dead_letters": dead,
+        "elapsed_seconds": round(elapsed, 1),
+        "sending_seconds": round(sent_at - started, 1),
+        "stack_cpu_seconds": round(cpu, 1),
+        "latency": {name: summary_ms(values) for name, values in latencies.items() if values},
+        "problems": problems,
+    }
+    if problems:
+        raise LoadMismatchError("; ".join(problems) + f"\n{json.dumps(result, indent=2)}")
+    return result
+
+
+async def _agents_online(
+    stack: LocalStack, count: int, ready: threading.Event, deadline: float
+) -> None:
+    """Agents who take every chat they are given (the chats' acks are what is measured)."""
+    import websockets
+
+    sockets = []
+    for n in range(count):
+        signed = await asyncio.to_thread(
+            stack.post_json, "/api/agents/token", {"email": f"bench{n:03d}@helpline.test"}
+        )
+        socket = await websockets.connect(signed["ws_url"] + "?agent_token=" + signed["token"])
+        await socket.send(json.dumps({"action": "status", "status": "online"}))
+        sockets.append(socket)
+    ready.set()
+
+    async def drain(socket: Any) -> None:
+        while time.monotonic() < deadline:
+            try:
+                await asyncio.wait_for(socket.recv(), 30)
+            except TimeoutError:
+                continue
+            except Exception:
+                return
+
+    await asyncio.gather(*(drain(s) for s in sockets), return_exceptions=True)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    sizes, results = result["sizes"], result["results"]
+    lines = [
+        "## Load: mail, chat and social at the same time, through the local stack",
+        "",
+        f"`python -m bench --only load` (bench/load_run.py), scale {result['scale']:g} of the full run "
+        f"({FULL['mails']:,} mails over SMTP, {FULL['chats']:,} chats, {FULL['social']:,} social deliveries "
+        f"with {DUPLICATE_SHARE:.0%} duplicates): {sizes['mails']:,} / {sizes['chats']:,} / {sizes['social']:,}, "
+        f"all started together on {result['machine']}.",
+        "",
+        "| channel | sent | tickets | throughput /s | p50 ms | p99 ms |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    by_channel = result["tickets_by_channel"]
+    social = sum(v for k, v in by_channel.items() if k not in ("email", "chat"))
+    sending = max(result["sending_seconds"], 0.001)
+    rows = [
+        (
+            "email (SMTP accepted)",
+            results.get("mails_sent", 0),
+            by_channel.get("email", 0),
+            "email",
+        ),
+        ("chat (message to ack)", results.get("chats_acked", 0), by_channel.get("chat", 0), "chat"),
+        ("social (webhook answered)", results.get("social_distinct", 0), social, "social"),
+    ]
+    for name, sent, tickets, key in rows:
+        latency = result["latency"].get(key, {})
+        lines.append(
+            f"| {name} | {sent:,} | {tickets:,} | {sent / sending:.1f} | "
+            f"{latency.get('p50_ms', 0):.0f} | {latency.get('p99_ms', 0):.0f} |"
+        )
+    lines += [
+        "",
+        "Every message is in exactly one ticket, each ticket holds one message, and no dead-letter",
+        f"queue holds anything ({', '.join(f'{k} {v}' for k, v in result['dead_letters'].items())}).",
+        f"All tickets were in the table {result['elapsed_seconds']:.0f} s after the start; the stack used",
+        f"{result['stack_cpu_seconds']:.0f} s of CPU. Mail latency is the SMTP session (SES answers as",
+        "soon as it has the mail; the ticket follows asynchronously), chat latency the customer's",
+        "message until its acknowledgement, social latency the webhook's HTTP answer.",
+    ]
+    return "\n".join(lines) + "\n"
