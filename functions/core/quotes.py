@@ -741,6 +741,9 @@ _CUT_TO_END_IDS = frozenset(
 )
 _CUT_TO_END_CLASSES = frozenset({"outlookmessageheader"})
 _SKIP_TAGS = frozenset({"head", "script", "style", "title", "template"})
+_RULES_TRIED = 3  # <hr> lines looked at as the separator above a header block
+_RULE_LOOKAHEAD = 2000  # characters of markup read below (and above) such an <hr>
+_NAME_WORDS = 3  # "Bob<hr>From: ...": a name this short, in the <hr>'s own <div>
 
 
 @dataclass(slots=True)
@@ -750,8 +753,27 @@ class _Blockquote:
     cite: bool  # type="cite" (Apple Mail, Thunderbird): always a quote
     gmail: bool  # class="gmail_quote" outside a gmail_quote div: formatting
     text_before: bool
+    text_after: bool = False  # visible text follows it, outside every quote
     end: int = -1
     end_end: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """An <hr> outside quotes, and the innermost <div> it sits in."""
+
+    offset: int
+    end: int
+    div_start: int | None  # where that <div> starts (None: not inside one)
+    words_in_div: int  # visible words between the <div>'s start and the <hr>
+    words_before_div: int  # visible words before the <div>
+
+
+@dataclass(frozen=True, slots=True)
+class _HtmlSplit:
+    reply_html: str
+    quoted_html: str
+    all_quoted: bool  # every visible word sits in one plain top-level <blockquote>
 
 
 class _HtmlScan(HTMLParser):
@@ -774,6 +796,9 @@ class _HtmlScan(HTMLParser):
         self._quote_depth = 0
         self._skip_depth = 0
         self._seen_text = False
+        self.rules: list[_Rule] = []
+        self._words = 0  # visible words so far, outside cut elements
+        self._divs: list[tuple[int, int]] = []  # open <div>s: (offset, words before it)
 
     def _offset(self) -> int:
         line, column = self.getpos()
@@ -814,6 +839,20 @@ class _HtmlScan(HTMLParser):
                     )
                 )
             self._quote_depth += 1
+        elif self._quote_depth == 0 and tag == "div":
+            self._divs.append((offset, self._words))
+        elif self._quote_depth == 0 and tag == "hr" and len(self.rules) < _RULES_TRIED:
+            raw = self.get_starttag_text() or ""
+            div_start, words_before = self._divs[-1] if self._divs else (None, self._words)
+            self.rules.append(
+                _Rule(
+                    offset=offset,
+                    end=offset + len(raw) if raw else self._tag_end(offset),
+                    div_start=div_start,
+                    words_in_div=self._words - words_before,
+                    words_before_div=words_before,
+                )
+            )
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP_TAGS:
@@ -833,16 +872,64 @@ class _HtmlScan(HTMLParser):
                 offset = self._offset()
                 self.blockquotes[-1].end = offset
                 self.blockquotes[-1].end_end = self._tag_end(offset)
+        elif tag == "div" and self._quote_depth == 0 and self._divs:
+            self._divs.pop()
 
     def handle_data(self, data: str) -> None:
-        if not self._skip_depth and self._cut_tag is None and data.strip():
-            self._seen_text = True
+        if self._skip_depth or self._cut_tag is not None or self.cut_to_end is not None:
+            return
+        words = len(data.split())
+        if not words:
+            return
+        self._seen_text = True
+        self._words += words
+        if self._quote_depth == 0 and self.blockquotes:
+            self.blockquotes[-1].text_after = True
 
-    def finish(self) -> tuple[str, str]:
-        """(the HTML without its quoted history, the quoted history's HTML)."""
+    def _name_above_header(self, rule: _Rule) -> bool:
+        """Is this "<div>Bob<hr>From: ...</div>" below the reply: a short name sharing the
+        <div> that holds the quoted message's header block? Then the whole <div> is history
+        (as talon reads it). A reply that shares that <div>, or one longer than a name,
+        is never dropped."""
+        if rule.div_start is None or rule.words_before_div == 0:
+            return False
+        if not 0 < rule.words_in_div <= _NAME_WORDS:
+            return False
+        if rule.offset - rule.div_start > _RULE_LOOKAHEAD:
+            return False
+        name = html_to_text(self.html[rule.div_start : rule.offset]).strip()
+        if "\n" in name or not _is_name(name, max_words=_NAME_WORDS):
+            return False
+        below = _Text(html_to_text(self.html[rule.end : rule.end + _RULE_LOOKAHEAD]), _Stats())
+        first = below.next_nonblank[0]
+        if first >= below.n or below.kinds[first] != _TEXT:
+            return False
+        header = below._header_at(first)
+        return header is not None and header.kind in (_OUTLOOK, _ORIGINAL)
+
+    def finish(self) -> _HtmlSplit:
+        """The HTML without its quoted history, and the quoted history's HTML."""
         if self._cut_tag is not None:
             self.cuts.append((self._cut_start, len(self.html)))
         limit = len(self.html) if self.cut_to_end is None else self.cut_to_end
+        for rule in self.rules:
+            if (
+                rule.div_start is not None
+                and rule.div_start < limit
+                and self._name_above_header(rule)
+            ):
+                limit = rule.div_start
+                break
+        plain = [q for q in self.blockquotes if not q.cite and not q.gmail]
+        # nothing outside one plain <blockquote>: the sender passes a message on whole
+        all_quoted = (
+            len(self.blockquotes) == 1
+            and len(plain) == 1
+            and not plain[0].text_before
+            and not plain[0].text_after
+            and not self.cuts
+            and limit == len(self.html)
+        )
         edits: list[tuple[int, int, str]] = [(start, end, "") for start, end in self.cuts]
         last_plain = max(
             (i for i, q in enumerate(self.blockquotes) if not q.cite and not q.gmail), default=-1
@@ -867,7 +954,7 @@ class _HtmlScan(HTMLParser):
         out.append(self.html[pos:limit])
         quoted = [self.html[start:end] for start, end in self.cuts if end <= limit]
         quoted.append(self.html[limit:])
-        return "".join(out), "".join(quoted)
+        return _HtmlSplit("".join(out), "".join(quoted), all_quoted)
 
 
 def _starts_with_forward(text: str) -> bool:
@@ -879,7 +966,12 @@ def _starts_with_forward(text: str) -> bool:
 
 
 def split_reply_html(html: str) -> ReplyParts:
-    """Like split_reply, for an HTML body; the parts are plain text."""
+    """Like split_reply, for an HTML body; the parts are plain text.
+
+    Two rules only markup can tell: a body that is all one plain <blockquote> (the
+    sender passes a message on without a word of their own) is kept whole as the reply;
+    and in "<div>Bob<hr>From: ...", a name sharing the <div> of the quoted message's
+    header block, below the reply, goes to the history with it."""
     from functions.core.html import hostile_html, strip_tags
 
     if hostile_html(html):  # the stdlib parser below is quadratic on such markup
@@ -888,10 +980,16 @@ def split_reply_html(html: str) -> ReplyParts:
     try:
         scan.feed(html)
         scan.close()
-        reply_html, quoted_html = scan.finish()
+        split = scan.finish()
     except Exception:  # the stdlib parser has asserted on odd declarations: use all of it
-        reply_html, quoted_html = html, ""
-    parts = _split_text(html_to_text(reply_html), _Stats())
+        split = _HtmlSplit(html, "", all_quoted=False)
+    text = html_to_text(split.reply_html)
+    if split.all_quoted:
+        # like a forward with no word of one's own: what they want us to read, whole
+        # (splitting it would pass the quoted author's first lines off as the reply)
+        return ReplyParts(reply=text.strip(), quoted="", signature="")
+    parts = _split_text(text, _Stats())
+    quoted_html = split.quoted_html
     cut_text = html_to_text(quoted_html) if quoted_html.strip() else ""
     if not cut_text:
         return parts
