@@ -2,7 +2,8 @@
 
 Core modules log through the stdlib (`logging.getLogger("helpline....")`); each
 function's root creates a Powertools Logger and copies its JSON configuration onto
-those loggers, so every line carries the service name and the correlation id.
+those loggers, so every line carries the service name, and the correlation id where
+the event has one that follows it through the system (see `correlate`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ def logger(service: str) -> Any:
         copy_config_to_registered_loggers(source_logger=powertools_logger, include={"helpline"})
         _loggers[service] = powertools_logger
     return _loggers[service]
+
+
+def correlate(service: str, correlation_id: str | None) -> None:
+    """Tag the log lines that follow (ours and core's) with the id of the event being
+    handled: the SES message id of a mail, a stream record's event id. None clears it."""
+    logger(service).set_correlation_id(correlation_id)
 
 
 class RedactingFilter(logging.Filter):

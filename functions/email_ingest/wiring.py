@@ -31,12 +31,24 @@ def use(service_instance: EmailIngestService | None) -> None:
         _service = service_instance
 
 
+def ses_message_id(message: str) -> str | None:
+    """The SES message id of a receipt notification (the raw mail's S3 key), if any."""
+    import json
+
+    try:
+        found = json.loads(message).get("mail", {}).get("messageId")
+    except (ValueError, AttributeError):
+        return None
+    return found if isinstance(found, str) else None
+
+
 def handle_sns(message: str, context: Any = None) -> list[dict[str, Any]]:
     from dataclasses import asdict
 
     from functions.core import telemetry
 
     log = telemetry.logger(SERVICE_NAME)
+    telemetry.correlate(SERVICE_NAME, ses_message_id(message))
     outcomes = service().handle_notification(message)
     for outcome in outcomes:
         log.info(

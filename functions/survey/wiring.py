@@ -61,12 +61,14 @@ def on_stream(event: Mapping[str, Any]) -> dict[str, Any]:
     failures = []
     for record in records_of(event):
         sequence = (record.get("dynamodb") or {}).get("SequenceNumber")
+        telemetry.correlate(SERVICE_NAME, record.get("eventID"))
         try:
             log.info({"record": sequence, "done": service().on_record(record)})
         except Exception:
             log.exception("stream record %s failed", sequence)
             failures.append({"itemIdentifier": sequence})
             break  # records of one shard are in order: stop at the first failure
+    telemetry.correlate(SERVICE_NAME, None)
     telemetry.flush(SERVICE_NAME)
     return {"batchItemFailures": failures}
 

@@ -41,3 +41,20 @@ def test_an_error_that_quotes_an_address_is_logged_redacted(capsys):
         log.exception("sending failed for %s", address)
     logged = capsys.readouterr().out
     assert address not in logged and "b***@example.org" in logged
+
+
+def test_every_line_of_one_mail_carries_its_ses_message_id(aws, capsys):
+    # one id follows the mail through our lines and core's, so one search finds them all
+    notification = aws.notification(make_mail(text=TEXT), received_at=TUESDAY)
+    message_id = notification["mail"]["messageId"]
+    import sys
+
+    from functions.core import telemetry
+
+    for handler in telemetry.logger("email_ingest").handlers:  # made in an earlier test
+        handler.stream = sys.stdout  # type: ignore[attr-defined]
+    aws.invoke(notification)
+    out = capsys.readouterr().out
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith('{"level"')]
+    assert lines
+    assert {line.get("correlation_id") for line in lines} == {message_id}
