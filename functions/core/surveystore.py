@@ -59,7 +59,7 @@ def _conditional_failed(exc: ClientError) -> bool:
 @dataclass(frozen=True, slots=True)
 class SurveyRecord:
     survey: Survey
-    state: str  # scheduled | sending | sent | skipped | failed
+    state: str  # scheduled | sending | sent | unconfirmed (a send that may have gone) | skipped | failed
     send_at: datetime
     detail: str = ""
     token: str | None = None

@@ -332,6 +332,7 @@ class SurveyService:
         )
         if not self._claim(record, sending):
             return "another run is sending it"
+        state = "sent"
         try:
             detail = self._deliver(ticket, sending.survey)
         except DeliveryError as exc:
@@ -341,7 +342,8 @@ class SurveyService:
             self._give_back(sending)
             raise
         except UnconfirmedSend as exc:
-            detail = f"unconfirmed: {exc}"  # it may have gone out: never send a second one
+            # it may have gone out (most such timeouts did): counted as sent, never resent
+            state, detail = "unconfirmed", f"unconfirmed: {exc}"
         except Exception:
             self._give_back(sending)
             raise
@@ -359,9 +361,11 @@ class SurveyService:
             now=now,
         )
         self._event(
-            ticket.id, "survey_sent", {"kind": survey.kind, "survey": survey.id, "via": detail}
+            ticket.id,
+            f"survey_{state}",
+            {"kind": survey.kind, "survey": survey.id, "via": detail},
         )
-        return self._finish(sending, "sent", detail, from_state="sending")
+        return self._finish(sending, state, detail, from_state="sending")
 
     def _claim(self, record: SurveyRecord, sending: SurveyRecord) -> bool:
         """Move scheduled -> sending; when the answer is lost, read back whether it landed
@@ -387,7 +391,7 @@ class SurveyService:
         self.surveys.move(
             record, from_state=from_state, to=replace(record, state=state, detail=detail[:300])
         )
-        return f"{record.survey.kind} {state}" if state != "sent" else f"{record.survey.kind} sent"
+        return f"{record.survey.kind} {state}"
 
     def _survey_dimensions(self, survey: surveys.Survey, ticket: Ticket | None) -> dict[str, str]:
         none = reports.NO_VALUE

@@ -29,7 +29,8 @@ new clients and a new composition root (a cold container). The harness:
    clean run leaves it (with the agent, or after hours), and the agent holds a slot only
    for a chat assigned to them; for the SLA pass every escalation is recorded once,
    published at least once and its mails sent, and nothing is left owed; for surveys at
-   most one is sent per solve, one is sent, and the solve is counted once. An event that
+   most one is sent per solve, one is sent (or, after a send whose answer timed out, it is
+   recorded unconfirmed, never sent again), and the solve is counted once. An event that
    ran out of retries is "not lost" only if it sits in its dead-letter queue.
 
 Faults are injected through botocore's `before-call` and `after-call` events on the
@@ -1209,7 +1210,15 @@ class SurveyScenario(Scenario):
         dead = queue_bodies(self.env, self.env.resources.stream_dlq_url)
         if len(surveys) > 1:
             problems.append(f"{len(surveys)} surveys were sent for one solve")
-        if not surveys and not dead:
+        ticket = self.env.store.get_ticket(self.ticket_id)
+        customer_surveys = (
+            self.service.surveys.customer_surveys(ticket.customer_id) if ticket else []
+        )
+        record = customer_surveys[0] if customer_surveys and not surveys else None
+        if record is not None and record.state == "sent":
+            problems.append("no survey went out and it is recorded as sent")
+        elif not surveys and not dead and (record is None or record.state != "unconfirmed"):
+            # an ambiguous send (a read timeout) is recorded unconfirmed and never resent
             problems.append("no survey was sent and the stream record is in no dead-letter queue")
         cells = self.service.surveys.cells("channel", "2026-11-01", "2026-12-31")
         solved = sum(cell.tickets_solved for cell in cells.values())
