@@ -397,6 +397,7 @@ class Response:
     at: datetime  # when the current score was given
     history: tuple[ScoreChange, ...] = ()  # earlier scores, oldest first
     comment_at: datetime | None = None
+    followed_up_at: datetime | None = None  # when the low-score follow-up was queued
 
     @classmethod
     def first(cls, survey_id: str, score: int, at: datetime) -> Response:

@@ -126,6 +126,7 @@ def _response_item(response: Response, survey: Survey) -> dict[str, Any]:
         "comment": response.comment or None,
         "at": to_iso(response.at),
         "comment_at": maybe_iso(response.comment_at),
+        "followed_up_at": maybe_iso(response.followed_up_at),
         "history": [{"score": h.score, "at": to_iso(h.at)} for h in response.history],
     }
 
@@ -140,6 +141,7 @@ def _response_from_item(item: Mapping[str, Any]) -> Response:
             ScoreChange(int(h["score"]), from_iso(h["at"])) for h in item.get("history") or []
         ),
         comment_at=maybe_from_iso(item.get("comment_at")),
+        followed_up_at=maybe_from_iso(item.get("followed_up_at")),
     )
 
 

@@ -649,9 +649,14 @@ class SurveyService:
             )
             if (
                 surveys.needs_follow_up(self.settings, survey.kind, updated.score, comment)
-                and not current.comment
+                and updated.followed_up_at is None
             ):
+                # until it is marked done, a failed follow-up is queued again by the next
+                # comment (the customer resending the form); consumers dedupe on message_id
                 self._follow_up(survey, updated)
+                done = replace(updated, followed_up_at=now)
+                if self.surveys.put_response(done, survey, previous=updated):
+                    updated = done
             return Answer(survey, updated, changed=True)
         return answer
 
@@ -663,11 +668,6 @@ class SurveyService:
         if ticket is None:
             return
         now = self.clock()
-        self._event(
-            ticket.id,
-            "low_score_follow_up",
-            {"kind": survey.kind, "score": response.score, "comment": response.comment[:500]},
-        )
         found = self.store.get_customer(ticket.customer_id)
         self.publisher.publish(
             routing_message(
@@ -688,6 +688,11 @@ class SurveyService:
                 tags=ticket.tags,
                 after_hours=False,
             )
+        )
+        self._event(
+            ticket.id,
+            "low_score_follow_up",
+            {"kind": survey.kind, "score": response.score, "comment": response.comment[:500]},
         )
         self.surveys.count(
             f"follow_up#{survey.id}",

@@ -231,6 +231,42 @@ def test_a_low_score_with_a_comment_asks_the_team_to_call_back(aws, surveys):
     assert any(e.type == "low_score_follow_up" for e in surveys.events(ticket_id))
 
 
+def test_a_follow_up_that_could_not_be_queued_is_queued_when_the_form_is_sent_again(
+    aws, surveys, monkeypatch
+):
+    from botocore.exceptions import ClientError
+
+    ticket_id = surveys.mail_ticket()
+    surveys.solve(ticket_id)
+    link = next(
+        link for link in surveys.links(surveys.survey_mails()[0]) if link.endswith("score=1")
+    )
+    surveys.get(link)
+    aws.queue_messages("spanish")  # the new-ticket message
+    publisher = surveys.service.publisher
+    real_publish, failures = publisher.publish, []
+
+    def throttled_once(message):  # SQS throttles the first follow-up
+        if not failures:
+            failures.append(message)
+            raise ClientError({"Error": {"Code": "ThrottlingException"}}, "SendMessage")
+        return real_publish(message)
+
+    monkeypatch.setattr(publisher, "publish", throttled_once)
+    form = "score=1&comment=Nadie+me+respondi%C3%B3+a+tiempo"
+    try:
+        status, _ = surveys.post(link.split("?")[0], form)
+    except ClientError:
+        status = 500
+    assert status >= 500 and failures
+    assert aws.queue_messages("spanish") == []
+    surveys.post(link.split("?")[0], form)  # the customer sends the form again
+    surveys.post(link.split("?")[0], form + "+de+verdad")  # and once more, after it worked
+    [follow_up] = aws.queue_messages("spanish")
+    assert follow_up["event"] == "low_score_follow_up" and follow_up["ticket_id"] == ticket_id
+    assert [e.type for e in surveys.events(ticket_id)].count("low_score_follow_up") == 1
+
+
 def test_a_retried_stream_record_sends_no_second_survey_and_counts_nothing_twice(surveys):
     ticket_id = surveys.mail_ticket()
     surveys.solve(ticket_id)
