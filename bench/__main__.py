@@ -63,8 +63,13 @@ def main() -> int:
         document = head(machine)
     elif not (args.only or args.peers):  # a full run refreshes the page's head too
         document = head(machine) + "\n" + document[document.index("<!-- section ") :]
-    document = run_sections(names, options, document, log=lambda m: print(m, flush=True))
-    output.write_text(document, encoding="utf-8")
+    document = run_sections(
+        names,
+        options,
+        document,
+        log=lambda m: print(m, flush=True),
+        save=lambda text: output.write_text(text, encoding="utf-8"),
+    )
     print(f"wrote {output}")
     return 0
 

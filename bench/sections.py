@@ -167,9 +167,20 @@ def head(machine: str) -> str:
     )
 
 
-def run_sections(names: list[str], options: Options, document: str, *, log: Any = print) -> str:
+def run_sections(
+    names: list[str],
+    options: Options,
+    document: str,
+    *,
+    log: Any = print,
+    save: Callable[[str], None] | None = None,
+) -> str:
+    """Run each section in turn; `save` gets the document after each one, so a section
+    that fails later loses none of the figures already measured."""
     for name in names:
         log(f"== {name} ...")
         body = SECTIONS[name](options)
         document = splice(document, name, body, options.flags())
+        if save:
+            save(document)
     return document
