@@ -31,8 +31,14 @@ def logger(service: str) -> Any:
 
 def correlate(service: str, correlation_id: str | None) -> None:
     """Tag the log lines that follow (ours and core's) with the id of the event being
-    handled: the SES message id of a mail, a stream record's event id. None clears it."""
-    logger(service).set_correlation_id(correlation_id)
+    handled: the SES message id of a mail, a stream record's event id. None clears it.
+
+    On Lambda a process runs one function; the local stack runs them all in one, where
+    core's loggers write through the last function's handler: every function's logger
+    gets the id, so core's lines carry it too."""
+    logger(service)
+    for each in _loggers.values():
+        each.set_correlation_id(correlation_id)
 
 
 class RedactingFilter(logging.Filter):

@@ -21,13 +21,11 @@ to it for tracebacks.
 
 from __future__ import annotations
 
-import compileall
 import contextlib
 import fcntl
 import fnmatch
 import os
 import platform
-import py_compile
 import re
 import shutil
 import subprocess
@@ -309,6 +307,8 @@ def _run_chalice(spec: FunctionSpec, stage: str, out: Path, region: str) -> None
         raise PackagingError(f"{spec.name}: {detail[-1] if detail else 'chalice package failed'}")
 
 
+PYC_MODE = ("--invalidation-mode", "unchecked-hash")  # a zip's timestamps say nothing
+LAMBDA_TASK_ROOT = "/var/task"
 BYTECODE_TAG = sys.implementation.cache_tag  # cpython-311: the runtime chalice targets
 
 
@@ -319,14 +319,24 @@ def add_bytecode(path: Path) -> int:
         with zipfile.ZipFile(path) as archive:
             archive.extractall(root)
             modes = {info.filename: info.external_attr for info in archive.infolist()}
-        compiled = compileall.compile_dir(
-            root,
-            quiet=2,
-            workers=1,
-            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        # in a process of its own with a fixed hash seed: set and frozenset constants are
+        # marshalled in hash order, and the same sources must give the same zip (or every
+        # deploy would update every function)
+        result = subprocess.run(
+            [
+                *(sys.executable, "-m", "compileall", "-q", "-j", "1", *PYC_MODE),
+                # file names as Lambda unpacks them, not this build's temporary folder
+                *("-s", str(root), "-p", LAMBDA_TASK_ROOT, str(root)),
+            ],
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
         )
-        if not compiled:
-            raise PackagingError(f"{path.name}: a module did not compile")
+        if result.returncode != 0:
+            problem = (result.stdout or result.stderr).strip().splitlines()[-1:]
+            raise PackagingError(f"{path.name}: a module did not compile: {problem}")
         written = path.with_suffix(".tmp")
         count = 0
         with zipfile.ZipFile(written, "w", zipfile.ZIP_DEFLATED) as archive:

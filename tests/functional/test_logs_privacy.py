@@ -43,18 +43,29 @@ def test_an_error_that_quotes_an_address_is_logged_redacted(capsys):
     assert address not in logged and "b***@example.org" in logged
 
 
-def test_every_line_of_one_mail_carries_its_ses_message_id(aws, capsys):
+def test_every_line_of_one_mail_carries_its_ses_message_id(aws, monkeypatch):
     # one id follows the mail through our lines and core's, so one search finds them all
-    notification = aws.notification(make_mail(text=TEXT), received_at=TUESDAY)
-    message_id = notification["mail"]["messageId"]
-    import sys
+    import io
+    import logging
 
     from functions.core import telemetry
 
-    for handler in telemetry.logger("email_ingest").handlers:  # made in an earlier test
-        handler.stream = sys.stdout  # type: ignore[attr-defined]
+    telemetry.logger("email_ingest")
+    notification = aws.notification(make_mail(text=TEXT), received_at=TUESDAY)
+    message_id = notification["mail"]["messageId"]
+    # the handlers were made by earlier tests, each writing to the stdout of its day
+    written = io.StringIO()
+    names = [
+        "email_ingest",
+        *(n for n in logging.root.manager.loggerDict if n.startswith("helpline")),
+    ]
+    for name in names:
+        for handler in logging.getLogger(name).handlers:
+            if hasattr(handler, "stream"):
+                monkeypatch.setattr(handler, "stream", written)
     aws.invoke(notification)
-    out = capsys.readouterr().out
-    lines = [json.loads(line) for line in out.splitlines() if line.startswith('{"level"')]
+    lines = [
+        json.loads(line) for line in written.getvalue().splitlines() if line.startswith('{"level"')
+    ]
     assert lines
     assert {line.get("correlation_id") for line in lines} == {message_id}
