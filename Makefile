@@ -20,8 +20,11 @@ venv: $(STAMP)
 dev: $(STAMP)
 	$(VENV)/bin/helpline dev $(ARGS)
 
+# one worker per core; a file's tests stay on one worker (they share module fixtures)
+TEST_WORKERS ?= -n auto --dist loadfile
+
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check functions infra tests bench
