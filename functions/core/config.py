@@ -233,8 +233,9 @@ def parse_config(
         # libyaml's parser when the wheel has it: the config is read on every cold start
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         data = yaml.load(text, Loader=loader)
-    except (yaml.YAMLError, ValueError, RecursionError) as exc:
-        # PyYAML raises a bare ValueError for values like 2026-02-30 or `!!int 0x`
+    except (yaml.YAMLError, ValueError, AttributeError, RecursionError) as exc:
+        # PyYAML raises a bare ValueError for values like 2026-02-30 or `!!int 0x`, and an
+        # AttributeError for an explicit `!!timestamp` on what is no timestamp
         raise ConfigError("(file)", f"not valid YAML: {exc}") from exc
     root = _mapping(data, "(root)")
     _only(

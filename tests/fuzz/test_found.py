@@ -28,7 +28,15 @@ RECEIVED = seeds.TOKEN_NOW
 
 @pytest.mark.parametrize(
     "value",
-    ["2026-02-30", "2026-13-01", "!!timestamp 2026-02-30", "!!int 0x", "!!int r", "!!float x"],
+    [
+        "2026-02-30",
+        "2026-13-01",
+        "!!timestamp 2026-02-30",
+        "!!timestamp {country: ES}",  # atheris, 2026-12-01: PyYAML's AttributeError
+        "!!int 0x",
+        "!!int r",
+        "!!float x",
+    ],
 )
 def test_config_values_yaml_cannot_build(value: str) -> None:
     text = f"version: 1\nbrand:\n  name: {value}\n"
