@@ -115,8 +115,9 @@ def helpline_detect(
 
     def detect(text: str) -> Answer:
         found = detector.detect(text)  # text only: no hints
-        if found.source != "text":
+        if found.source == "default":
             return Answer(None, 0.0)  # it said it cannot tell and fell back to the default
+        # "text", or "guess" (short text: its best guess, with a confidence it scaled down)
         return Answer(found.language, found.confidence)
 
     return detect
