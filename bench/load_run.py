@@ -29,6 +29,9 @@ from bench.chat_load import LocalStack, machine, open_config, summary_ms
 from bench.social_cost import PLATFORMS, post_http, signed_post, stack_tickets
 
 FULL = {"mails": 10_000, "chats": 1_000, "social": 5_000}
+# a loaded stack answers slowly: no client-side keepalive deadline may close a chat that
+# is only waiting (a browser's WebSocket has none either)
+OPEN_KWARGS: dict[str, Any] = {"open_timeout": 120, "ping_interval": None, "max_size": 2**20}
 DUPLICATE_SHARE = 0.10
 
 
@@ -87,7 +90,13 @@ def _social(
     return len(posts), failures
 
 
-async def _chats(stack: LocalStack, count: int, latencies: list[float], deadline: float) -> int:
+async def _chats(
+    stack: LocalStack,
+    count: int,
+    latencies: list[float],
+    deadline: float,
+    errors: dict[str, int],
+) -> int:
     import websockets
 
     acked = 0
@@ -98,7 +107,7 @@ async def _chats(stack: LocalStack, count: int, latencies: list[float], deadline
         async with gate:
             session = await asyncio.to_thread(stack.post_json, "/chat/session", {"locale": "en-GB"})
             async with websockets.connect(
-                session["ws_url"] + "?token=" + session["token"]
+                session["ws_url"] + "?token=" + session["token"], **OPEN_KWARGS
             ) as socket:
                 await socket.send(json.dumps({"action": "hello", "locale": "en-GB"}))
                 started = time.monotonic()
@@ -120,7 +129,11 @@ async def _chats(stack: LocalStack, count: int, latencies: list[float], deadline
                         acked += 1
                         return
 
-    await asyncio.gather(*(one(n) for n in range(count)), return_exceptions=True)
+    outcomes = await asyncio.gather(*(one(n) for n in range(count)), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            name = type(outcome).__name__
+            errors[name] = errors.get(name, 0) + 1
     return acked
 
 
@@ -182,8 +195,11 @@ def run(*, scale: float = 1.0, timeout: float = 3600.0) -> dict[str, Any]:
                 )
 
             def chats() -> None:
+                results["chat_errors"] = {}
                 results["chats_acked"] = asyncio.run(
-                    _chats(stack, sizes["chats"], latencies["chat"], deadline)
+                    _chats(
+                        stack, sizes["chats"], latencies["chat"], deadline, results["chat_errors"]
+                    )
                 )
 
             threads = [threading.Thread(target=job) for job in (mails, social, chats)]
@@ -226,6 +242,7 @@ def run(*, scale: float = 1.0, timeout: float = 3600.0) -> dict[str, Any]:
     if by_channel.get("chat", 0) != results.get("chats_acked", 0):
         problems.append(
             f"{results.get('chats_acked')} chats acknowledged, {by_channel.get('chat', 0)} tickets"
+            f" (client errors: {results.get('chat_errors') or 'none'})"
         )
     if doubled:
         problems.append(f"{doubled} tickets hold other than one message")
@@ -260,7 +277,9 @@ async def _agents_online(
         signed = await asyncio.to_thread(
             stack.post_json, "/api/agents/token", {"email": f"bench{n:03d}@helpline.test"}
         )
-        socket = await websockets.connect(signed["ws_url"] + "?agent_token=" + signed["token"])
+        socket = await websockets.connect(
+            signed["ws_url"] + "?agent_token=" + signed["token"], **OPEN_KWARGS
+        )
         await socket.send(json.dumps({"action": "status", "status": "online"}))
         sockets.append(socket)
     ready.set()
