@@ -117,7 +117,9 @@ def _load(options: Options) -> str:
     from bench import load_run
 
     scale = 1.0 if options.long else 0.01 if options.quick else LOAD_SCALE
-    return load_run.markdown(load_run.run(scale=scale))
+    # the full run's last tickets arrive well over an hour after the first on 2 cores
+    timeout = 4 * 3600.0 if options.long else 3600.0
+    return load_run.markdown(load_run.run(scale=scale, timeout=timeout))
 
 
 SECTIONS: dict[str, Runner] = {
