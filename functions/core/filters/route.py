@@ -1,8 +1,11 @@
 """90 route: which team's queue the ticket belongs to.
 
 A new ticket is routed by the config's rules, then by language, then to the default
-team. A follow-up stays with its ticket's team: moving a conversation because one reply
-was short and mis-detected would lose the agent who knows it.
+team. Only a language the text or a hint made sure of picks a team: an unsure guess (a
+word or two) goes to the default team, since sending it to the team of a wrong guess
+would leave the customer with people who cannot read them. A follow-up stays with its
+ticket's team: moving a conversation because one reply was short and mis-detected would
+lose the agent who knows it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ def run(ctx: Context) -> Drop | None:
             team=ticket.queue, priority=ticket.priority, tags=(), rules=(), reason="ticket"
         )
         return None
-    language = ctx.findings.language.language if ctx.findings.language else None
+    detection = ctx.findings.language
+    language = detection.language if detection and detection.source != "guess" else None
     customer = ctx.findings.customer
     ctx.findings.route = decide_route(
         ctx.config,

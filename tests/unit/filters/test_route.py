@@ -93,6 +93,32 @@ def test_without_a_rule_the_language_decides(
     assert (ctx.findings.route.team, ctx.findings.route.reason) == (team, reason)
 
 
+def test_an_unsure_guess_goes_to_the_default_team(
+    make_message: MakeMessage, make_context: MakeContext
+) -> None:
+    # "Gracias" alone: the detector's guess is kept on the ticket but, unsure, picks no team
+    ctx = make_context(make_message(subject="", text="Gracias"))
+    language.run(ctx)
+    assert ctx.findings.language is not None and ctx.findings.language.source == "guess"
+
+    route.run(ctx)
+
+    assert ctx.findings.route is not None
+    assert (ctx.findings.route.team, ctx.findings.route.reason) == ("english", "default")
+
+
+def test_a_hint_picks_the_team_for_short_text(
+    make_message: MakeMessage, make_context: MakeContext
+) -> None:
+    ctx = make_context(make_message(subject="", text="Gracias"))
+    ctx.findings.language = Detection("es", 0.0, "hint")  # the widget's or platform's locale
+
+    route.run(ctx)
+
+    assert ctx.findings.route is not None
+    assert (ctx.findings.route.team, ctx.findings.route.reason) == ("spanish", "language")
+
+
 def test_a_matching_rule_adds_its_tags_and_priority(
     make_message: MakeMessage, make_context: MakeContext
 ) -> None:
