@@ -127,6 +127,8 @@ class Context:
     detector: LanguageDetector
     now: datetime
     findings: Findings = field(default_factory=Findings)
+    # the unanswered survey a typed score answers: (ticket, channel, score) -> survey id
+    open_survey: Callable[[Ticket, Channel, int], str | None] | None = None
     _tickets: dict[str, Ticket | None] = field(default_factory=dict)
     _customers: dict[str, tuple[Customer, int] | None] = field(default_factory=dict)
 
@@ -166,6 +168,7 @@ def _filters() -> tuple[tuple[int, str, Filter], ...]:
         spam_virus,
         survey_answer,
         trust,
+        typed_survey_answer,
     )
 
     return (
@@ -177,6 +180,7 @@ def _filters() -> tuple[tuple[int, str, Filter], ...]:
         (50, "out_of_office", out_of_office.run),
         (55, "survey_answer", survey_answer.run),
         (60, "follow_up", follow_up.run),
+        (65, "typed_survey_answer", typed_survey_answer.run),
         (70, "identify_customer", identify_customer.run),
         (80, "language", language.run),
         (90, "route", route.run),
@@ -240,12 +244,15 @@ class Intake:
         detector: LanguageDetector,
         clock: Clock = utcnow,
         survey_answers: Callable[[str, int, str], None] | None = None,
+        open_survey: Callable[[Ticket, Channel, int], str | None] | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.blobs = blobs
         # records a survey button's score (the survey function's service, when wired)
         self.survey_answers = survey_answers
+        # finds the survey a typed score answers (the same service, when wired)
+        self.open_survey = open_survey
         self.publisher = publisher
         self.senders = dict(senders)
         self.renderer = renderer
@@ -271,6 +278,7 @@ class Intake:
                 store=self.store,
                 detector=self.detector,
                 now=self.clock(),
+                open_survey=self.open_survey,
             )
             for order, name, run in filters():
                 verdict = run(ctx)

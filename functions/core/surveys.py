@@ -447,6 +447,34 @@ def parse_score(kind: str, raw: Any) -> int:
     return value
 
 
+# a whole message that is a score: "9", "9/10", "4 out of 5", "10!", "٥"; keycaps ("4️⃣",
+# "🔟") and a row of stars ("⭐⭐⭐⭐") are read first
+_TYPED_SCORE = re.compile(
+    r"^\s*(\d{1,2})\s*(?:(?:/|out of|von|sur|de|из)\s*(?:5|10)\b)?\s*[.!)]*\s*$", re.IGNORECASE
+)
+_KEYCAP = "\ufe0f\u20e3"
+_STARS = frozenset("⭐★🌟")
+MAX_TYPED_SCORE_CHARS = 24  # longer text is a message, not an answer
+
+
+def typed_score(text: str) -> int | None:
+    """The score a customer typed instead of tapping a button, when the whole message is
+    one; None for anything else ("I called 5 times" is a message, not a score)."""
+    stripped = unicodedata.normalize("NFKC", text).strip()
+    if not stripped or len(stripped) > MAX_TYPED_SCORE_CHARS:
+        return None
+    if stripped == "🔟":
+        return 10
+    if stripped.endswith("\u20e3"):  # a keycap digit, with or without its FE0F
+        digit = stripped.replace(_KEYCAP, "").replace("\u20e3", "")
+        return int(digit) if len(digit) == 1 and digit.isdecimal() else None
+    if set(stripped) <= _STARS | {" ", "\ufe0f"}:
+        stars = sum(stripped.count(star) for star in _STARS)
+        return stars if 1 <= stars <= 5 else None
+    match = _TYPED_SCORE.match(stripped)
+    return int(match.group(1)) if match else None
+
+
 def clean_comment(comment: Any, max_chars: int) -> str:
     """The comment as it is stored: NFC, controls removed, trimmed; refused (never cut)
     when longer than `max_chars`. HTML stays text here and is escaped on display."""

@@ -18,8 +18,10 @@ def build(components: wiring.Components) -> SocialIntakeService:
     if components.config.surveys.enabled:
         from functions.survey import wiring as survey_wiring
 
-        # survey buttons tapped on a platform come back here as messages
-        components.intake.survey_answers = survey_wiring.build(components).answer_by_id
+        # survey buttons tapped (or scores typed) on a platform come back here as messages
+        surveys = survey_wiring.build(components)
+        components.intake.survey_answers = surveys.answer_by_id
+        components.intake.open_survey = surveys.open_survey_for
     return SocialIntakeService(
         config=components.config,
         intake=components.intake,

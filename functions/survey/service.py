@@ -714,6 +714,31 @@ class SurveyService:
         except RejectedInput as exc:
             log.info("survey answer not recorded: %s", exc.reason)
 
+    def open_survey_for(self, ticket: Ticket, channel: Channel, score: int) -> str | None:
+        """The survey a score typed on `channel` answers: sent for this solve of the
+        ticket on that channel, unexpired, with `score` on its scale, and not answered
+        yet or answered with this very score (the platform redelivering the message, or
+        the intake retrying after the score was recorded, must find the same survey);
+        CSAT before NPS (asked together, CSAT comes first). None otherwise."""
+        if ticket.solved_at is None:
+            return None
+        now = self.clock()
+        for kind in ("csat", "nps"):
+            if score not in surveys.SCORES[kind]:
+                continue
+            survey_id = surveys.survey_id(ticket.id, ticket.solved_at, kind)  # type: ignore[arg-type]
+            record = self.surveys.get(survey_id)
+            if (
+                record is not None
+                and record.state in ("sent", "unconfirmed")
+                and record.survey.channel is channel
+                and not record.survey.is_expired(now)
+            ):
+                response = self.surveys.response(survey_id)
+                if response is None or response.score == score:
+                    return survey_id
+        return None
+
     def record_chat_rating(
         self, ticket_id: str, score: int, comment: str, agent: str | None
     ) -> None:

@@ -105,26 +105,73 @@ def test_an_email_survey_is_sent_clicked_and_reported(stack: Stack, tmp_path: Pa
     assert any("CSAT" in t for t in titles)
 
 
+def _deliver_messenger(stack: Stack, sender: str, message: dict[str, Any]) -> None:
+    event = copy.deepcopy(chatwoot("incoming_fb_text_message")["messaging"])
+    event["sender"]["id"] = sender
+    event["message"] = message
+    event["timestamp"] = int(time.time() * 1000)
+    body = json.dumps(page_delivery(event)).encode()
+    signature = hmac.new(stack.info["meta_app_secret"].encode(), body, hashlib.sha256).hexdigest()
+    request = urllib.request.Request(
+        stack.info["http_url"] + "/webhooks/meta",
+        data=body,
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": "sha256=" + signature},
+    )
+    with urllib.request.urlopen(request, timeout=20) as response:
+        assert response.status == 200
+
+
+def test_a_messenger_customer_answers_the_survey_by_typing_the_number(stack: Stack) -> None:
+    sender = "5550001119990"
+    _deliver_messenger(
+        stack, sender, {"mid": "m_typed_1", "text": "Hi, my parcel tracking link does not open."}
+    )
+    ticket = stack.wait_for(
+        lambda: next(
+            (t for t in stack.tickets() if t["subject"].startswith("Hi, my parcel tracking")),
+            None,
+        ),
+        "the messenger ticket",
+    )
+    stack.cli("tickets", "reply", ticket["id"], "--text", "Here is a working link.")
+    stack.cli("tickets", "resolve", ticket["id"])
+    stack.wait_for(
+        lambda: next(
+            (
+                e
+                for e in stack.outbox()
+                if e["channel"] == "messenger"
+                and e["body"].get("recipient", {}).get("id") == sender
+                and e["body"].get("message", {}).get("quick_replies")
+            ),
+            None,
+        ),
+        "the survey question",
+    )
+    replies_before = len(stack.outbox())
+    _deliver_messenger(stack, sender, {"mid": "m_typed_2", "text": "2/5"})
+    shown = stack.wait_for(
+        lambda: stack.ticket_where(
+            ticket["id"], lambda s: any(e["type"] == "survey_answered" for e in s["events"])
+        ),
+        "the recorded answer",
+    )
+    # the typed score is an answer: the ticket stays solved, nobody is woken, no reply
+    assert shown["ticket"]["status"] == "solved"
+    assert [m["text"] for m in shown["messages"]][-1] == "2/5"
+    report = json.loads(stack.cli("report", "--json").stdout)
+    messenger = next(row for row in report["by_value"] if row["value"] == "messenger")
+    assert messenger["csat_scores"]["2"] == 1
+    assert not [
+        e
+        for e in stack.outbox()[replies_before:]
+        if e["channel"] == "messenger" and e["body"].get("recipient", {}).get("id") == sender
+    ]
+
+
 def test_a_messenger_customer_answers_the_survey_with_a_quick_reply(stack: Stack) -> None:
     def deliver(message: dict[str, Any]) -> None:
-        event = copy.deepcopy(chatwoot("incoming_fb_text_message")["messaging"])
-        event["sender"]["id"] = "5550001112223"
-        event["message"] = message
-        event["timestamp"] = int(time.time() * 1000)
-        body = json.dumps(page_delivery(event)).encode()
-        signature = hmac.new(
-            stack.info["meta_app_secret"].encode(), body, hashlib.sha256
-        ).hexdigest()
-        request = urllib.request.Request(
-            stack.info["http_url"] + "/webhooks/meta",
-            data=body,
-            headers={
-                "Content-Type": "application/json",
-                "X-Hub-Signature-256": "sha256=" + signature,
-            },
-        )
-        with urllib.request.urlopen(request, timeout=20) as response:
-            assert response.status == 200
+        _deliver_messenger(stack, "5550001112223", message)
 
     deliver(
         {
@@ -150,7 +197,9 @@ def test_a_messenger_customer_answers_the_survey_with_a_quick_reply(stack: Stack
             (
                 e
                 for e in stack.outbox()
-                if e["channel"] == "messenger" and e["body"].get("message", {}).get("quick_replies")
+                if e["channel"] == "messenger"
+                and e["body"].get("recipient", {}).get("id") == "5550001112223"
+                and e["body"].get("message", {}).get("quick_replies")
             ),
             None,
         ),

@@ -310,7 +310,12 @@ class XSender:
 
     def send_choices(self, message: Message, choices: Sequence[tuple[str, str]]) -> str:
         found = checked_choices(choices, PLATFORM, most=20)
-        listing = "\n".join(f"{i}. {title.strip()}" for i, (_, title) in enumerate(found, start=1))
+        # no buttons on X: the customer types the number, so a label that is already a
+        # number ("0 out of 10") is listed as it is rather than under a second number
+        listing = "\n".join(
+            title.strip() if title.strip()[:1].isdecimal() else f"{i}. {title.strip()}"
+            for i, (_, title) in enumerate(found, start=1)
+        )
         question = outgoing_text(message, PLATFORM, self.max_text - len(listing) - 2)
         return self._post(message, f"{question}\n\n{listing}")
 

@@ -1,10 +1,10 @@
 """55 survey_answer: is this a tap on one of our survey buttons?
 
 Messenger, Instagram, WhatsApp and Telegram carry the button's payload back
-(`survey:<survey id>:<score>`). X has no buttons in its DM API (the question goes out
-as a numbered list), so X is not among the default survey channels. Such a message is kept on the ticket (it is what the
-customer did), but it is an answer, not a request: it does not reopen a solved
-ticket, wake a team or get an automatic reply. The commit step records the score.
+(`survey:<survey id>:<score>`); a score typed instead is filter 65's. Such a message is
+kept on the ticket (it is what the customer did), but it is an answer, not a request:
+it does not reopen a solved ticket, wake a team or get an automatic reply. The commit
+step records the score.
 """
 
 from __future__ import annotations

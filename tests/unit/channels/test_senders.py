@@ -506,6 +506,18 @@ class TestX:
             "text": "How did we do?\n\n1. Very satisfied\n2. Neither satisfied nor dissatisfied\n3. Unhappy"
         }
 
+    def test_choices_that_are_numbers_are_not_numbered_again(
+        self, platform: FakePlatform, sleeps: Sleeps
+    ) -> None:
+        # an NPS list: the customer types the score, so "1." must not stand above "0"
+        platform.answer(201, {"data": {"dm_event_id": "1"}})
+        scores = [(f"survey:S0000000000000001:{n}", f"{n} out of 10") for n in range(11)]
+        self._sender(platform, sleeps).send_choices(
+            _message(Channel.X, sender="1", recipient="2", text="From 0 to 10?"), scores
+        )
+        text = platform.requests[0].body["text"]
+        assert text.split("\n")[2:] == [f"{n} out of 10" for n in range(11)]
+
     def test_a_recipient_that_is_not_a_user_id_is_refused(
         self, platform: FakePlatform, sleeps: Sleeps
     ) -> None:
