@@ -2,7 +2,8 @@
 
 Commands other than `dev` find the running local stack through `.helpline/dev.json`
 (or `--state-dir`) and talk to its embedded AWS with the same core services the
-functions use.
+functions use; with `--stage NAME` they talk to that deployed stage instead
+(infra/stage.py).
 """
 
 from __future__ import annotations
@@ -37,20 +38,40 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+class StageOnlyLocalError(RuntimeError):
+    """A command that only the local stack can answer, asked of a deployed stage."""
+
+
 def _print_json(value: Any) -> None:
     print(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False))
 
 
 class Connection:
-    """The services of a running local stack, built lazily."""
+    """The services of a running local stack, or of a deployed stage, built lazily."""
 
-    def __init__(self, state_dir: str | None) -> None:
+    def __init__(self, args: argparse.Namespace) -> None:
         from functions.core import aws as aws_clients
-        from functions.core import wiring
+        from functions.core import telemetry, wiring
         from infra.local.state import local_aws_environment, read_state
 
-        self.state = read_state(state_dir)
-        os.environ.update(local_aws_environment(self.state.aws_endpoint, self.state.region))
+        telemetry.log_to(sys.stderr)  # standard output is the command's answer
+        self.state: Any
+        if getattr(args, "stage", None):
+            from infra.deploy.deploy import stage_config_path
+            from infra.stage import read_stage
+
+            self.state = read_stage(
+                args.stage,
+                region=args.region,
+                config_path=stage_config_path(args.stage, args.stage_config),
+            )
+            if self.state.region:
+                os.environ.update(
+                    AWS_REGION=self.state.region, AWS_DEFAULT_REGION=self.state.region
+                )
+        else:
+            self.state = read_state(args.state_dir)
+            os.environ.update(local_aws_environment(self.state.aws_endpoint, self.state.region))
         os.environ.update(self.state.environment)
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
@@ -89,6 +110,10 @@ class Connection:
     def http_get(self, path: str) -> Any:
         import urllib.request
 
+        if self.state.http_url is None:
+            raise StageOnlyLocalError(
+                f"{path} is the local stack's; a deployed stage sends to the real platforms"
+            )
         with urllib.request.urlopen(self.state.http_url + path, timeout=10) as response:
             return json.loads(response.read().decode("utf-8"))
 
@@ -122,7 +147,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
 def cmd_tickets_list(args: argparse.Namespace) -> int:
     from functions.core.models import TicketStatus
 
-    connection = Connection(args.state_dir)
+    connection = Connection(args)
     statuses = [TicketStatus(s) for s in args.status] if args.status else None
     tickets = connection.components.store.list_tickets(statuses, limit=args.limit)
     if args.json:
@@ -146,7 +171,7 @@ def cmd_tickets_list(args: argparse.Namespace) -> int:
 def cmd_tickets_show(args: argparse.Namespace) -> int:
     from functions.core.errors import NotFoundError
 
-    connection = Connection(args.state_dir)
+    connection = Connection(args)
     service = connection.tickets
     try:
         bundle = service.bundle(args.ticket_id)
@@ -244,7 +269,7 @@ def cmd_queues(args: argparse.Namespace) -> int:
     """The routing and escalation queues: how many messages wait in each (and its DLQ)."""
     from functions.core import aws as aws_clients
 
-    connection = Connection(args.state_dir)
+    connection = Connection(args)
     sqs = aws_clients.client("sqs")
     rows = []
     for name, url in sorted(connection.components.publisher.queue_urls.items()):
@@ -302,7 +327,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if first > last:
         print("helpline: --from is after --to", file=sys.stderr)
         return 2
-    connection = Connection(args.state_dir)
+    connection = Connection(args)
     store = SurveyStore(connection.components.store.table_name, connection.components.store.client)
     cells = store.cells(args.by, first.isoformat(), last.isoformat())
     report = reports.build_report(
@@ -360,7 +385,7 @@ def cmd_sla_tick(args: argparse.Namespace) -> int:
     from functions.core.timeutil import from_iso, utcnow
     from functions.sla_timer import wiring as sla_wiring
 
-    connection = Connection(args.state_dir)
+    connection = Connection(args)
     try:
         at = from_iso(args.at) if args.at else utcnow()
     except ValueError:
@@ -399,7 +424,7 @@ def _customer_json(customer: Any) -> Any:
 def cmd_tickets_reply(args: argparse.Namespace) -> int:
     from functions.core.errors import NotFoundError, RejectedInput
 
-    connection = Connection(args.state_dir)
+    connection = Connection(args)
     try:
         result = connection.tickets.reply(args.ticket_id, args.text, agent=args.agent)
     except (NotFoundError, RejectedInput) as exc:
@@ -419,7 +444,7 @@ def cmd_tickets_reply(args: argparse.Namespace) -> int:
 def cmd_tickets_resolve(args: argparse.Namespace) -> int:
     from functions.core.errors import NotFoundError
 
-    connection = Connection(args.state_dir)
+    connection = Connection(args)
     try:
         ticket = connection.tickets.resolve(args.ticket_id, actor=args.agent)
     except NotFoundError as exc:
@@ -430,7 +455,7 @@ def cmd_tickets_resolve(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    connection = Connection(args.state_dir)
+    connection = Connection(args)
     entries = connection.http_get("/api/outbox")
     if args.json:
         _print_json(entries)
@@ -444,7 +469,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
-    connection = Connection(args.state_dir)
+    connection = Connection(args)
     entries = connection.admin.entries()
     if args.json:
         _print_json(entries)
@@ -459,7 +484,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    connection = Connection(args.state_dir)
+    connection = Connection(args)
     try:
         result = connection.admin.replay(args.entry_id)
     except LookupError as exc:
@@ -485,7 +510,7 @@ def _customers(connection: Connection) -> Any:
 def cmd_customers_find(args: argparse.Namespace) -> int:
     from functions.core.models import Identity
 
-    connection = Connection(args.state_dir)
+    connection = Connection(args)
     kind, _, value = args.identity.partition(":")
     if not value:
         print("helpline: give an identity like email:ana@example.com or psid:123", file=sys.stderr)
@@ -510,7 +535,7 @@ def cmd_customers_find(args: argparse.Namespace) -> int:
 def cmd_customers_merge(args: argparse.Namespace) -> int:
     from functions.core.errors import NotFoundError, RejectedInput
 
-    connection = Connection(args.state_dir)
+    connection = Connection(args)
     try:
         result = _customers(connection).merge(args.keep, args.other)
     except (NotFoundError, RejectedInput) as exc:
@@ -530,7 +555,7 @@ def cmd_customers_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_customers_export(args: argparse.Namespace) -> int:
-    connection = Connection(args.state_dir)
+    connection = Connection(args)
     exported = _customers(connection).export(args.customer_id)
     text = json.dumps(to_jsonable(exported), indent=2, ensure_ascii=False, default=str)
     if args.out:
@@ -549,7 +574,7 @@ def cmd_customers_erase(args: argparse.Namespace) -> int:
     if not args.yes:
         print("helpline: erasing cannot be undone; add --yes to go ahead", file=sys.stderr)
         return 2
-    connection = Connection(args.state_dir)
+    connection = Connection(args)
     result = _customers(connection).erase(args.customer_id)
     if args.json:
         _print_json(result)
@@ -565,7 +590,7 @@ def cmd_agents_token(args: argparse.Namespace) -> int:
     from functions.chat_ws import wiring as chat_wiring
     from functions.core.errors import NotFoundError
 
-    connection = Connection(args.state_dir)
+    connection = Connection(args)
     service = chat_wiring.build(
         connection.components, ws_url=connection.state.extra.get("chat_ws_url", "")
     )
@@ -656,6 +681,16 @@ def build_parser() -> argparse.ArgumentParser:
     state.add_argument(
         "--state-dir", default=str(DEFAULT_STATE_DIR), help="where dev.json is (default .helpline)"
     )
+    # the operations commands: the local stack, or a deployed stage
+    target = argparse.ArgumentParser(add_help=False, parents=[state])
+    target.add_argument(
+        "--stage", help="a deployed stage in your AWS account instead of the local stack"
+    )
+    target.add_argument("--region", help="the stage's AWS region (default: your AWS configuration)")
+    target.add_argument(
+        "--stage-config",
+        help="the config the stage was deployed with (default infra/config/<stage>.yaml)",
+    )
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON")
 
@@ -681,7 +716,7 @@ def build_parser() -> argparse.ArgumentParser:
     tickets = sub.add_parser("tickets", help="list, show, reply to and resolve tickets")
     tsub = tickets.add_subparsers(dest="action", required=True)
     listing = tsub.add_parser(
-        "list", parents=[state, as_json], help="tickets, most recently updated first"
+        "list", parents=[target, as_json], help="tickets, most recently updated first"
     )
     listing.add_argument(
         "--status", action="append", choices=["new", "open", "pending", "solved", "closed"]
@@ -689,16 +724,16 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--limit", type=int, default=100)
     listing.set_defaults(func=cmd_tickets_list)
     show = tsub.add_parser(
-        "show", parents=[state, as_json], help="a ticket with its messages and events"
+        "show", parents=[target, as_json], help="a ticket with its messages and events"
     )
     show.add_argument("ticket_id")
     show.set_defaults(func=cmd_tickets_show)
-    reply = tsub.add_parser("reply", parents=[state, as_json], help="answer the customer")
+    reply = tsub.add_parser("reply", parents=[target, as_json], help="answer the customer")
     reply.add_argument("ticket_id")
     reply.add_argument("--text", required=True)
     reply.add_argument("--agent", default="agent@helpline.test", help="the agent's email")
     reply.set_defaults(func=cmd_tickets_reply)
-    resolve = tsub.add_parser("resolve", parents=[state], help="mark a ticket solved")
+    resolve = tsub.add_parser("resolve", parents=[target], help="mark a ticket solved")
     resolve.add_argument("ticket_id")
     resolve.add_argument("--agent", default="agent@helpline.test")
     resolve.set_defaults(func=cmd_tickets_resolve)
@@ -708,22 +743,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     outbox.set_defaults(func=cmd_outbox)
     quarantine = sub.add_parser(
-        "quarantine", parents=[state, as_json], help="kept input that made no ticket"
+        "quarantine", parents=[target, as_json], help="kept input that made no ticket"
     )
     quarantine.set_defaults(func=cmd_quarantine)
     replay = sub.add_parser(
-        "replay", parents=[state, as_json], help="run a quarantined or dead-lettered input again"
+        "replay", parents=[target, as_json], help="run a quarantined or dead-lettered input again"
     )
     replay.add_argument("entry_id")
     replay.set_defaults(func=cmd_replay)
 
     queues = sub.add_parser(
-        "queues", parents=[state, as_json], help="routing and escalation queues"
+        "queues", parents=[target, as_json], help="routing and escalation queues"
     )
     queues.set_defaults(func=cmd_queues)
 
     report = sub.add_parser(
-        "report", parents=[state, as_json], help="CSAT, NPS, response and resolution times"
+        "report", parents=[target, as_json], help="CSAT, NPS, response and resolution times"
     )
     report.add_argument("--from", dest="first", help="first day (default: 29 days before --to)")
     report.add_argument("--to", help="last day (default: today, UTC)")
@@ -737,7 +772,7 @@ def build_parser() -> argparse.ArgumentParser:
     sla = sub.add_parser("sla", help="SLA timers")
     slasub = sla.add_subparsers(dest="action", required=True)
     tick = slasub.add_parser(
-        "tick", parents=[state, as_json], help="run one SLA timer pass (escalate what is due)"
+        "tick", parents=[target, as_json], help="run one SLA timer pass (escalate what is due)"
     )
     tick.add_argument("--at", help="as if it were this ISO time (for demos and tests)")
     tick.set_defaults(func=cmd_sla_tick)
@@ -745,7 +780,7 @@ def build_parser() -> argparse.ArgumentParser:
     customers = sub.add_parser("customers", help="find, merge, export and erase customers")
     csubs = customers.add_subparsers(dest="action", required=True)
     find = csubs.add_parser(
-        "find", parents=[state, as_json], help="the customer behind an identity"
+        "find", parents=[target, as_json], help="the customer behind an identity"
     )
     find.add_argument(
         "identity", help="email:ana@example.com, psid:123, wa_id:346..., telegram:..., x:..."
@@ -753,20 +788,20 @@ def build_parser() -> argparse.ArgumentParser:
     find.set_defaults(func=cmd_customers_find)
     merge = csubs.add_parser(
         "merge",
-        parents=[state, as_json],
+        parents=[target, as_json],
         help="merge customer OTHER into KEEP (one person, one history)",
     )
     merge.add_argument("keep")
     merge.add_argument("other")
     merge.set_defaults(func=cmd_customers_merge)
     export = csubs.add_parser(
-        "export", parents=[state], help="everything stored about a customer, as JSON"
+        "export", parents=[target], help="everything stored about a customer, as JSON"
     )
     export.add_argument("customer_id")
     export.add_argument("--out", help="write to this file instead of standard output")
     export.set_defaults(func=cmd_customers_export)
     erase = csubs.add_parser(
-        "erase", parents=[state, as_json], help="delete everything stored about a customer"
+        "erase", parents=[target, as_json], help="delete everything stored about a customer"
     )
     erase.add_argument("customer_id")
     erase.add_argument("--yes", action="store_true", help="really erase (it cannot be undone)")
@@ -775,7 +810,7 @@ def build_parser() -> argparse.ArgumentParser:
     agents = sub.add_parser("agents", help="chat agents: list them, sign one in")
     asub = agents.add_subparsers(dest="action", required=True)
     token = asub.add_parser(
-        "token", parents=[state, as_json], help="print an agent token for the chat console"
+        "token", parents=[target, as_json], help="print an agent token for the chat console"
     )
     token.add_argument("email")
     token.add_argument("--hours", type=int, default=12, help="how long the token is valid")
@@ -814,6 +849,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StackNotRunningError as exc:
         print(f"helpline: {exc}", file=sys.stderr)
         return 3
+    except StageOnlyLocalError as exc:
+        print(f"helpline: {exc}", file=sys.stderr)
+        return 2
     except BrokenPipeError:
         return 0
 

@@ -13,6 +13,18 @@ from typing import Any
 
 _loggers: dict[str, Any] = {}
 _metrics: dict[str, Any] = {}
+_stream: Any = None  # None: standard output, where Lambda collects a function's log
+
+
+def log_to(stream: Any) -> None:
+    """Write the functions' log lines to `stream` from now on: the `helpline` command's
+    standard output is its answer (`--json`), so it sends them to standard error."""
+    global _stream
+    _stream = stream
+    for each in _loggers.values():
+        for handler in each.handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(stream)
 
 
 def logger(service: str) -> Any:
@@ -20,7 +32,8 @@ def logger(service: str) -> Any:
         from aws_lambda_powertools import Logger
         from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
-        powertools_logger = Logger(service=service)
+        stream_handler = logging.StreamHandler(_stream) if _stream is not None else None
+        powertools_logger = Logger(service=service, logger_handler=stream_handler)
         for handler in powertools_logger.handlers:
             handler.addFilter(RedactingFilter())
         logging.getLogger("helpline")  # make sure the parent of core loggers is registered

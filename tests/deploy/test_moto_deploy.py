@@ -288,6 +288,74 @@ def test_a_second_dry_run_finds_no_changes(deployed, present, deploy_output, cap
         ), section
 
 
+def test_the_operations_commands_reach_the_deployed_stage(deployed, deploy_output, capsys):
+    """A mail dead-lettered in the stage (as Lambda does after its retries) is listed,
+    replayed into the stage's table and found there: the commands read the settings of
+    the deployed functions, not the local stack."""
+    from email.message import EmailMessage
+    from email.utils import make_msgid
+
+    from infra.local import ses
+
+    session, _ = deployed
+    lam = session.client("lambda")
+    variables = lam.get_function_configuration(FunctionName="helpline-test-email-on-inbound-mail")[
+        "Environment"
+    ]["Variables"]
+    mail = EmailMessage()
+    mail["From"] = "Jonas Berg <jonas@kund.example>"
+    mail["To"] = "support@helpline.test"
+    mail["Subject"] = "Wrong size delivered"
+    mail["Message-ID"] = make_msgid(domain="kund.example")
+    mail.set_content("Hello, I ordered the jacket in M and received an XL. Can I swap it?")
+    raw = mail.as_bytes()
+    session.client("s3").put_object(Bucket=variables["HELPLINE_BUCKET"], Key="inbound/x1", Body=raw)
+    topic = variables.get("HELPLINE_INBOUND_TOPIC", "arn:aws:sns:us-east-1:123456789012:t")
+    event = ses.sns_event(
+        ses.receipt_notification(
+            raw,
+            bucket=variables["HELPLINE_BUCKET"],
+            key="inbound/x1",
+            topic_arn=topic,
+            envelope_from="jonas@kund.example",
+            recipients=["support@helpline.test"],
+        ),
+        topic_arn=topic,
+    )
+    session.client("sqs").send_message(
+        QueueUrl=variables["HELPLINE_MAIL_DLQ_URL"],
+        MessageBody=json.dumps(event),
+        MessageAttributes={
+            "ErrorCode": {"DataType": "String", "StringValue": "ThrottlingException"},
+            "ErrorMessage": {"DataType": "String", "StringValue": "Rate exceeded"},
+        },
+    )
+    stage = ["--stage", STAGE, "--stage-config", str(DEMO_CONFIG)]
+
+    code, out, err = _run(capsys, "quarantine", *stage, "--json")
+    assert code == 0, err
+    [entry] = [e for e in json.loads(out) if e["source"] == "dead_letter"]
+    assert "ThrottlingException" in entry["detail"]
+
+    code, out, err = _run(capsys, "replay", entry["id"], *stage, "--json")
+    assert code == 0, err
+    # the moto server runs in this process, and prints its own Docker warnings to stdout
+    out = out[out.index("{\n") :]
+    assert [o["status"] for o in json.loads(out)["outcomes"]] == ["created"]
+
+    code, out, err = _run(capsys, "tickets", "list", *stage, "--json")
+    assert code == 0, err
+    [ticket] = [t for t in json.loads(out) if t["subject"] == "Wrong size delivered"]
+    assert ticket["channel"] == "email" and ticket["queue"] == "english"
+    code, out, _ = _run(capsys, "quarantine", *stage, "--json")
+    assert [e for e in json.loads(out) if e["source"] == "dead_letter"] == []  # it left the DLQ
+
+    code, _, err = _run(
+        capsys, "tickets", "list", "--stage", "nosuchstage", "--stage-config", str(DEMO_CONFIG)
+    )
+    assert code == 3 and "no deployed stage 'nosuchstage'" in err
+
+
 def test_destroy_removes_function_stacks_and_the_shared_one_only_when_asked(
     deployed, deploy_output, capsys
 ):
