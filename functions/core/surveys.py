@@ -6,7 +6,8 @@ store and `now`, and act on the decision.
 Policy, in the order `decide_survey` checks it (the first rule that fails is the
 reason recorded in the ticket's event log):
 
-1. surveys on, and the ticket's channel among `surveys.channels` (X is off by default);
+1. surveys on, and the ticket's channel among `surveys.channels` (all by default; X's
+   question is a list the customer answers by typing the number);
 2. the ticket is still solved (or closed) and was not reopened since: a reopened
    ticket gets its survey after its next solve, from that solve's stream record;
 3. an agent solved it: tickets solved automatically (auto-close, merges) are not
@@ -78,7 +79,7 @@ MAX_CHOICE_LABEL = 20  # Messenger/Instagram quick replies and WhatsApp buttons
 MAX_HISTORY = 100  # earlier scores kept per response: bounded, the item must stay small
 MAX_COMMENT_LIMIT = 20_000  # a response must fit in one DynamoDB item with its history
 MAX_DELAY_MINUTES = 30 * 24 * 60  # weeks after solving, a survey is no longer about it
-DEFAULT_CHANNELS = tuple(c for c in Channel if c is not Channel.X)
+DEFAULT_CHANNELS = tuple(Channel)
 _SURVEY_ID = re.compile(r"^S[0-9A-Z]{16}$")
 # C0/C1 controls except tab and newline, bidi embeddings/overrides/isolates (they can
 # make a comment display as something else), lone surrogates and the BOM

@@ -120,10 +120,10 @@ def test_a_missing_section_turns_surveys_off() -> None:
     assert parse_surveys(None).enabled is False
 
 
-def test_defaults_leave_x_out() -> None:
+def test_defaults_ask_on_every_channel() -> None:
+    # X too: its question is a list, answered by typing the number (filter 65)
     settings = parse_surveys(_section(channels=None))
-    assert settings.channels == DEFAULT_CHANNELS
-    assert Channel.X not in settings.channels
+    assert settings.channels == DEFAULT_CHANNELS == tuple(Channel)
 
 
 def test_the_local_demo_can_send_without_delay() -> None:
