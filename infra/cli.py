@@ -840,6 +840,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from functions.core import telemetry
     from infra.local.state import StackNotRunningError
 
     args = build_parser().parse_args(argv)
@@ -854,6 +855,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    finally:
+        telemetry.log_to(None)  # a Connection sent the log to standard error while it ran
 
 
 if __name__ == "__main__":

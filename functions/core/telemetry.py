@@ -17,14 +17,17 @@ _stream: Any = None  # None: standard output, where Lambda collects a function's
 
 
 def log_to(stream: Any) -> None:
-    """Write the functions' log lines to `stream` from now on: the `helpline` command's
-    standard output is its answer (`--json`), so it sends them to standard error."""
+    """Write the functions' log lines to `stream` from now on (None: back to standard
+    output, Lambda's): the `helpline` command's standard output is its answer
+    (`--json`), so it sends them to standard error while it runs."""
+    import sys
+
     global _stream
     _stream = stream
     for each in _loggers.values():
         for handler in each.handlers:
             if isinstance(handler, logging.StreamHandler):
-                handler.setStream(stream)
+                handler.setStream(stream if stream is not None else sys.stdout)
 
 
 def logger(service: str) -> Any:
