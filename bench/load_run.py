@@ -162,8 +162,11 @@ def _dead_letters(stack: LocalStack) -> dict[str, int]:
     return counts
 
 
-def run(*, scale: float = 1.0, timeout: float = 3600.0) -> dict[str, Any]:
-    sizes = {name: max(1, int(count * scale)) for name, count in FULL.items()}
+def run(
+    *, scale: float = 1.0, timeout: float = 3600.0, sizes: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """`sizes` (mails, chats, social) instead of `scale` runs one channel's share alone."""
+    sizes = sizes or {name: max(1, int(count * scale)) for name, count in FULL.items()}
     _allow_sockets(sizes["chats"])
     with tempfile.TemporaryDirectory(prefix="helpline-load-") as folder:
         config = open_config(
@@ -375,3 +378,22 @@ def markdown(result: dict[str, Any]) -> str:
         "message until its acknowledgement, social latency the webhook's HTTP answer.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.load_run --mails 1 --chats 1000 --social 1`: chosen sizes."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench.load_run")
+    for name, full in FULL.items():
+        parser.add_argument(f"--{name}", type=int, default=full)
+    parser.add_argument("--timeout", type=float, default=3600.0)
+    args = parser.parse_args(argv)
+    sizes = {name: max(1, getattr(args, name)) for name in FULL}
+    result = run(sizes=sizes, timeout=args.timeout)
+    print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -54,7 +54,7 @@ class Connection:
         from functions.core import telemetry, wiring
         from infra.local.state import local_aws_environment, read_state
 
-        telemetry.log_to(sys.stderr)  # standard output is the command's answer
+        telemetry.log_to(telemetry.STDERR)  # standard output is the command's answer
         self.state: Any
         if getattr(args, "stage", None):
             from infra.deploy.deploy import stage_config_path
@@ -856,7 +856,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     finally:
-        telemetry.log_to(None)  # a Connection sent the log to standard error while it ran
+        telemetry.log_to(telemetry.STDOUT)  # a Connection sent it to standard error meanwhile
 
 
 if __name__ == "__main__":

@@ -8,26 +8,47 @@ the event has one that follows it through the system (see `correlate`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 from typing import Any
 
 _loggers: dict[str, Any] = {}
 _metrics: dict[str, Any] = {}
-_stream: Any = None  # None: standard output, where Lambda collects a function's log
+
+
+class StandardStream:
+    """sys.stdout or sys.stderr as it is when a line is written, not when the handler
+    was made: the `helpline` command and the tests swap them, and the log must follow."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def write(self, text: str) -> int:
+        written: int = getattr(sys, self.name).write(text)
+        return written
+
+    def flush(self) -> None:
+        getattr(sys, self.name).flush()
+
+
+STDOUT = StandardStream("stdout")  # Lambda collects a function's standard output
+STDERR = StandardStream("stderr")
+_stream: Any = STDOUT
 
 
 def log_to(stream: Any) -> None:
-    """Write the functions' log lines to `stream` from now on (None: back to standard
-    output, Lambda's): the `helpline` command's standard output is its answer
-    (`--json`), so it sends them to standard error while it runs."""
-    import sys
-
+    """Write the functions' log lines to `stream` from now on (STDOUT by default): the
+    `helpline` command's standard output is its answer (`--json`), so it sends them to
+    STDERR while it runs."""
     global _stream
     _stream = stream
     for each in _loggers.values():
         for handler in each.handlers:
             if isinstance(handler, logging.StreamHandler):
-                handler.setStream(stream if stream is not None else sys.stdout)
+                # not setStream: it flushes the old stream, which may be closed by now
+                with handler.lock or contextlib.nullcontext():
+                    handler.stream = stream
 
 
 def logger(service: str) -> Any:
@@ -35,8 +56,7 @@ def logger(service: str) -> Any:
         from aws_lambda_powertools import Logger
         from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
-        stream_handler = logging.StreamHandler(_stream) if _stream is not None else None
-        powertools_logger = Logger(service=service, logger_handler=stream_handler)
+        powertools_logger = Logger(service=service, stream=_stream)
         for handler in powertools_logger.handlers:
             handler.addFilter(RedactingFilter())
         logging.getLogger("helpline")  # make sure the parent of core loggers is registered
