@@ -95,44 +95,66 @@ async def _chats(
     count: int,
     latencies: list[float],
     deadline: float,
-    errors: dict[str, int],
+    retries: dict[str, int],
 ) -> int:
+    """Each chat behaves as the widget does: a session (resumed with its token after a
+    failure), a socket, `hello`, the message; when the session request or the socket
+    fails, it reconnects with backoff and resends the message with the same `client_id`
+    (stored once). Unlike the widget it waits for the ack as long as its socket is open:
+    the widget reconnects after 15 s without one, which on a laptop stack whose acks
+    queue for minutes would multiply the load it measures."""
     import websockets
 
     acked = 0
+    rng = random.Random(11)
 
     async def one(n: int) -> None:
         nonlocal acked
-        # every chat is open at once, as the issue's 1,000 concurrent chats are
-        session = await asyncio.to_thread(stack.post_json, "/chat/session", {"locale": "en-GB"})
-        async with websockets.connect(
-            session["ws_url"] + "?token=" + session["token"], **OPEN_KWARGS
-        ) as socket:
-            await socket.send(json.dumps({"action": "hello", "locale": "en-GB"}))
-            started = time.monotonic()
-            await socket.send(
-                json.dumps(
-                    {
-                        "action": "message",
-                        "text": f"load chat {n}: my invoice is wrong",
-                        "client_id": f"c{n}",
-                    }
+        client_id = f"c{n}"
+        message = json.dumps(
+            {
+                "action": "message",
+                "text": f"load chat {n}: my invoice is wrong",
+                "client_id": client_id,
+            }
+        )
+        token: str | None = None
+        started: float | None = None
+        backoff = 1.0
+        while time.monotonic() < deadline:
+            try:
+                # every chat is open at once, as the issue's 1,000 concurrent chats are
+                session = await asyncio.to_thread(
+                    stack.post_json,
+                    "/chat/session",
+                    {"locale": "en-GB", **({"token": token} if token else {})},
                 )
-            )
-            while time.monotonic() < deadline:
-                frame = json.loads(
-                    await asyncio.wait_for(socket.recv(), max(1.0, deadline - time.monotonic()))
-                )
-                if frame.get("type") == "ack" and frame.get("client_id") == f"c{n}":
-                    latencies.append(time.monotonic() - started)
-                    acked += 1
-                    return
+                token = session["token"]
+                async with websockets.connect(
+                    session["ws_url"] + "?token=" + session["token"], **OPEN_KWARGS
+                ) as socket:
+                    await socket.send(json.dumps({"action": "hello", "locale": "en-GB"}))
+                    started = started or time.monotonic()
+                    await socket.send(message)
+                    while time.monotonic() < deadline:
+                        frame = json.loads(
+                            await asyncio.wait_for(
+                                socket.recv(), max(1.0, deadline - time.monotonic())
+                            )
+                        )
+                        if frame.get("type") == "ack" and frame.get("client_id") == client_id:
+                            # what the customer waited: the first send until the ack
+                            latencies.append(time.monotonic() - started)
+                            acked += 1
+                            return
+            except (OSError, TimeoutError, websockets.WebSocketException) as error:
+                name = type(error).__name__
+                retries[name] = retries.get(name, 0) + 1
+                # the widget's backoff: doubling to at most 30 s, with jitter
+                await asyncio.sleep(backoff / 2 + rng.random() * backoff / 2)
+                backoff = min(30.0, backoff * 2)
 
-    outcomes = await asyncio.gather(*(one(n) for n in range(count)), return_exceptions=True)
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            name = type(outcome).__name__
-            errors[name] = errors.get(name, 0) + 1
+    await asyncio.gather(*(one(n) for n in range(count)))
     return acked
 
 
@@ -198,10 +220,10 @@ def run(
                 )
 
             def chats() -> None:
-                results["chat_errors"] = {}
+                results["chat_retries"] = {}
                 results["chats_acked"] = asyncio.run(
                     _chats(
-                        stack, sizes["chats"], latencies["chat"], deadline, results["chat_errors"]
+                        stack, sizes["chats"], latencies["chat"], deadline, results["chat_retries"]
                     )
                 )
 
@@ -249,7 +271,7 @@ def run(
     if by_channel.get("chat", 0) != results.get("chats_acked", 0):
         problems.append(
             f"{results.get('chats_acked')} chats acknowledged, {by_channel.get('chat', 0)} tickets"
-            f" (client errors: {results.get('chat_errors') or 'none'})"
+            f" (client retries: {results.get('chat_retries') or 'none'})"
         )
     if doubled:
         problems.append(f"{doubled} tickets hold other than one message")
@@ -351,16 +373,21 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {name} | {sent:,} | {tickets:,} | {sent / sending:.1f} | "
             f"{latency.get('p50_ms', 0):.0f} | {latency.get('p99_ms', 0):.0f} |"
         )
-    unopened = sizes["chats"] - results.get("chats_acked", 0)
-    if unopened:
-        errors = results.get("chat_errors") or {}
-        kinds = ", ".join(f"{n} {name}" for name, n in sorted(errors.items())) or "none raised"
+    retries = results.get("chat_retries") or {}
+    if retries:
+        kinds = ", ".join(f"{n:,} {name}" for name, n in sorted(retries.items()))
         lines += [
             "",
-            f"{unopened:,} of the {sizes['chats']:,} chats got no acknowledgement before the run's",
-            f"deadline or failed in the client ({kinds}): no ticket holds their message (the",
-            "check below), so nothing they sent was lost, but under this load those customers",
-            "would have seen the widget retry or fail.",
+            f"Chat clients reconnected and resent as the widget does ({kinds}); a resend is",
+            "stored once, and the chat latency counts from the first send.",
+        ]
+    unacked = sizes["chats"] - results.get("chats_acked", 0)
+    if unacked:
+        lines += [
+            "",
+            f"{unacked:,} of the {sizes['chats']:,} chats got no acknowledgement before the run's",
+            "deadline: no ticket holds their message (the check below), and their widgets",
+            "still hold it to resend.",
         ]
     refused = results.get("social_refused", 0)
     if refused:
