@@ -40,7 +40,7 @@ import functools
 import inspect
 import json
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 _installed = False
@@ -73,14 +73,15 @@ def install() -> None:
         from moto.dynamodb.models.dynamo_type import DynamoType
         from moto.dynamodb.models.table import Table
 
-        for name in ("put_item", "update_item", "delete_item", "batch_write_item"):
+        # BatchWriteItem's responses call put_item and delete_item one by one
+        for name in ("put_item", "update_item", "delete_item"):
             original = getattr(DynamoDBBackend, name, None)
             if original is not None:
-                setattr(DynamoDBBackend, name, _marks_written(_serialized(original), DynamoType))
+                setattr(DynamoDBBackend, name, _marks_written(original, DynamoType))
         for name in ("execute_statement", "execute_transaction", "batch_execute_statement"):
             original = getattr(DynamoDBBackend, name, None)
             if original is not None:  # PartiQL may write anything: groups are rebuilt
-                setattr(DynamoDBBackend, name, _forgets_groups(_serialized(original)))
+                setattr(DynamoDBBackend, name, _serialized(original, after=_forget_groups))
 
         original_transact = DynamoDBBackend.transact_write_items
         no_table_copy = _NoTableCopy(Table)
@@ -106,11 +107,18 @@ def install() -> None:
         _installed = True
 
 
-def _serialized(method: Any) -> Any:
+def _serialized(method: Any, *, after: Callable[[Any, dict[str, Any]], None]) -> Any:
+    """`method` under the module lock, then `after(backend, arguments)` even if it failed
+    (a write that raised midway may have changed items)."""
+    signature = inspect.signature(method)
+
     @functools.wraps(method)
     def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
         with _lock:
-            return method(self, *args, **kwargs)
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                after(self, signature.bind_partial(self, *args, **kwargs).arguments)
 
     return locked
 
@@ -235,37 +243,21 @@ def _mark(table: Any, key: tuple[Any, Any]) -> None:
 
 
 def _marks_written(method: Any, dynamo_type: type) -> Any:
-    signature = inspect.signature(method)
+    def mark_key(backend: Any, bound: dict[str, Any]) -> None:
+        table = backend.tables.get(bound.get("table_name"))
+        attributes = bound.get("item_attrs") or bound.get("key") or {}
+        if table is not None and table.hash_key_attr in attributes:
+            range_value = None
+            if table.range_key_attr and table.range_key_attr in attributes:
+                range_value = dynamo_type(attributes[table.range_key_attr])
+            _mark(table, (dynamo_type(attributes[table.hash_key_attr]), range_value))
 
-    @functools.wraps(method)
-    def marking(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with _lock:
-            try:
-                return method(self, *args, **kwargs)
-            finally:
-                bound = signature.bind_partial(self, *args, **kwargs).arguments
-                table = self.tables.get(bound.get("table_name"))
-                attributes = bound.get("item_attrs") or bound.get("key") or {}
-                if table is not None and table.hash_key_attr in attributes:
-                    range_value = None
-                    if table.range_key_attr and table.range_key_attr in attributes:
-                        range_value = dynamo_type(attributes[table.range_key_attr])
-                    _mark(table, (dynamo_type(attributes[table.hash_key_attr]), range_value))
-
-    return marking
+    return _serialized(method, after=mark_key)
 
 
-def _forgets_groups(method: Any) -> Any:
-    @functools.wraps(method)
-    def forgetting(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with _lock:
-            try:
-                return method(self, *args, **kwargs)
-            finally:
-                for table in self.tables.values():
-                    table.__dict__.pop(_GROUPS, None)
-
-    return forgetting
+def _forget_groups(backend: Any, bound: dict[str, Any]) -> None:
+    for table in backend.tables.values():
+        table.__dict__.pop(_GROUPS, None)
 
 
 def _index_queries(backend_type: type, table_type: type, dynamo_type: type) -> None:
