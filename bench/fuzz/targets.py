@@ -416,8 +416,15 @@ def run_tokens(data: bytes) -> None:
 
 
 def run_surveys(data: bytes) -> None:
-    """`<score>\\n<comment>` as the survey page posts them, and the bytes as a token."""
-    score, _, comment = data.decode("utf-8", "surrogateescape").partition("\n")
+    """`<score>\\n<comment>` as the survey page posts them, the bytes as a message that
+    may be a typed score, and the bytes as a token."""
+    text = data.decode("utf-8", "surrogateescape")
+    typed = surveys.typed_score(text)
+    _require(
+        typed is None or (type(typed) is int and 0 <= typed <= 99),
+        f"{typed!r} read as a typed score",
+    )
+    score, _, comment = text.partition("\n")
     for kind in ("csat", "nps"):
         candidates: list[Any] = [score]
         with contextlib.suppress(ValueError, RecursionError):
