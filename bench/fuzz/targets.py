@@ -504,7 +504,7 @@ TARGETS: Mapping[str, Target] = {
         Target("tokens", "functions.core.tokens.verify (raw and validly signed)", "RejectedInput",
                run_tokens, token_seeds, None, 4096, 0.6,
                lambda: (b".", b"{", b"}", b"\"aud\":", b"\"exp\":", b"\"survey\"", b"\"chat\"", b"[")),
-        Target("surveys", "functions.core.surveys.read_survey_token, parse_score, clean_comment",
+        Target("surveys", "functions.core.surveys.read_survey_token, parse_score, clean_comment, typed_score",
                "RejectedInput", run_surveys, seeds.survey_answers, repeat_after_first_line, 8 * 1024,
                0.6, lambda: ("\u202e".encode(), b"\r\n", "\u0665".encode(), "\uff15".encode(), b"\"sid\":")),
     )
