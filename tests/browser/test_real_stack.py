@@ -30,7 +30,8 @@ class Agent:
 
     def __init__(self, stack: Stack, email: str) -> None:
         signed = stack.json("agents", "token", email)
-        self.socket = connect(signed["ws_url"] + "?agent_token=" + signed["token"])
+        # entered by hand: the socket outlives this call (websockets 17.1 warns otherwise)
+        self.socket = connect(signed["ws_url"] + "?agent_token=" + signed["token"]).__enter__()
         self.frames: list[dict[str, Any]] = []
         self.arrived = threading.Condition()
         self.reader = threading.Thread(target=self._read, daemon=True)
