@@ -228,7 +228,7 @@ def _dimensions(ticket: Any) -> dict[str, str]:
 
 
 def _survey_dimensions(survey: Any, ticket: Any) -> dict[str, str]:
-    """SurveyService._survey_dimensions."""
+    """SurveyAnswers.dimensions (functions/core/survey_answers.py)."""
     from functions.core.reports import NO_VALUE
 
     return {

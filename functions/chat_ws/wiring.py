@@ -40,9 +40,7 @@ def build(components: wiring.Components, *, ws_url: str | None = None) -> ChatSe
     )
     components.pusher.on_gone = service.forget_connection
     if config.surveys.enabled:
-        from functions.survey import wiring as survey_wiring
-
-        service.ratings = survey_wiring.build(components).record_chat_rating
+        service.ratings = wiring.survey_answers(components).record_chat_rating
     return service
 
 

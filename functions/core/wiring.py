@@ -39,6 +39,8 @@ from functions.core.replies import TemplateRenderer
 from functions.core.routing import RoutingPublisher
 from functions.core.secrets import SecretResolver
 from functions.core.store import TicketStore
+from functions.core.survey_answers import SurveyAnswers
+from functions.core.surveystore import SurveyStore
 from functions.core.tickets import TicketService
 
 
@@ -154,6 +156,19 @@ def social_senders(config: Config, secrets: SecretResolver) -> dict[Channel, Sen
         x = social.x
         senders[Channel.X] = XSender(base_url=x.base_url, token=lambda: secrets.get(x.access_token))
     return senders
+
+
+def survey_answers(components: Components) -> SurveyAnswers:
+    """What chat_ws (widget ratings) and social_dm (tapped or typed scores) need of
+    surveys: recording an answer, never sending a survey."""
+    return SurveyAnswers(
+        config=components.config,
+        store=components.store,
+        surveys_store=SurveyStore(
+            components.store.table_name, client_factory=lambda: components.store.client
+        ),
+        publisher=components.publisher,
+    )
 
 
 def build(

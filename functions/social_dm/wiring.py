@@ -16,10 +16,8 @@ _service: SocialIntakeService | None = None
 
 def build(components: wiring.Components) -> SocialIntakeService:
     if components.config.surveys.enabled:
-        from functions.survey import wiring as survey_wiring
-
         # survey buttons tapped (or scores typed) on a platform come back here as messages
-        surveys = survey_wiring.build(components)
+        surveys = wiring.survey_answers(components)
         components.intake.survey_answers = surveys.answer_by_id
         components.intake.open_survey = surveys.open_survey_for
     return SocialIntakeService(
