@@ -9,7 +9,7 @@ from chalice import Chalice, Rate, Response
 from chalice.app import CloudWatchEvent, DynamoDBEvent
 
 from functions.survey import wiring
-from functions.survey.pages import HEADERS, Page
+from functions.survey.pages import HEADERS, SCRIPT, SCRIPT_HEADERS, SCRIPT_PATH, Page
 
 app = Chalice(app_name="helpline-survey")
 
@@ -39,6 +39,12 @@ def survey_page(token: str) -> Response:
     request = app.current_request
     assert request is not None
     return _page(wiring.pages().get(token, dict(request.query_params or {})))
+
+
+@app.route(SCRIPT_PATH, methods=["GET"])
+def survey_script() -> Response:
+    """Sends a score link's form from a person's browser (pages.py says why)."""
+    return Response(body=SCRIPT, status_code=200, headers=dict(SCRIPT_HEADERS))
 
 
 @app.route("/survey/{token}", methods=["POST"], content_types=["application/x-www-form-urlencoded"])

@@ -1,7 +1,8 @@
 """Surveys through `helpline dev`: resolving a ticket sends the survey on the
-customer's channel (an email with score links; Messenger quick replies), a click or
-a tap records the score, and `helpline report` shows it, as JSON and as an HTML page
-that opens in headless Chromium with its charts."""
+customer's channel (an email with score links; Messenger quick replies), a click (the
+POST its page sends; a plain GET, like a mail scanner's, records nothing) or a tap
+records the score, and `helpline report` shows it, as JSON and as an HTML page that
+opens in headless Chromium with its charts."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import hmac
 import json
 import re
 import time
+import urllib.parse
 import urllib.request
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -25,9 +27,11 @@ from tests.unit.channels.payloads import chatwoot, page_delivery
 pytestmark = pytest.mark.e2e
 
 
-def _get(url: str) -> tuple[int, str]:
+def _get(url: str, form: dict[str, str] | None = None) -> tuple[int, str]:
+    """GET `url`, or POST `form` to it (urlencoded, as a browser sends a form)."""
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
     try:
-        with urllib.request.urlopen(url, timeout=20) as response:
+        with urllib.request.urlopen(url, data=data, timeout=20) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
@@ -60,8 +64,14 @@ def test_an_email_survey_is_sent_clicked_and_reported(stack: Stack, tmp_path: Pa
     assert [score for _, score in links] == ["1", "2", "3", "4", "5"]
     link = next(url for url, score in links if score == "5").replace("&amp;", "&")
     assert link.startswith(stack.info["http_url"] + "/survey/")
-    status, page = _get(link)
-    assert status == 200 and 'lang="pt"' in page
+    status, page = _get(link)  # what the README's curl does, and a mail scanner
+    assert status == 200 and 'lang="pt"' in page and 'name="score" value="5"' in page
+    shown = stack.json("tickets", "show", ticket["id"])
+    assert not [e for e in shown["events"] if e["type"] == "survey_answered"]
+    status, page = _get(link.split("?")[0], {"score": "5"})  # what the page sends
+    assert status == 200 and 'aria-current="true"' in page
+    shown = stack.json("tickets", "show", ticket["id"])
+    assert [e["detail"]["score"] for e in shown["events"] if e["type"] == "survey_answered"] == [5]
 
     report = json.loads(stack.cli("report", "--json").stdout)
     email_row = next(row for row in report["by_value"] if row["value"] == "email")
