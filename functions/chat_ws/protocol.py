@@ -5,20 +5,29 @@ either becomes an `Action` whose fields have the right types and sizes, or raise
 `RejectedInput` with a protocol error code (`bad_json`, `unknown_action`,
 `missing_field`, `bad_field`, `too_large`), which the service answers with an `error`
 event. Nothing else can escape, whatever the frame holds.
+
+Encoding keeps every server frame within what one push takes (`MAX_PUSH_BYTES` of
+UTF-8 as pushed): `history_frames` pages a history by bytes, `waiting_event` lists
+what fits of a queue, and `event` cuts the text of the one message a frame carries in
+the rare case that it alone is too long (`fit_message`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from functions.core.channels.chat import MAX_PUSH_BYTES
 from functions.core.errors import RejectedInput
 
-MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's WebSocket message limit
-MAX_FRAME_BYTES = 32 * 1024  # and its frame limit, for what we send
+MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's limit for a client's message
+# and for each WebSocket frame a client sends: API Gateway refuses bigger frames itself
+# and hands us whole messages (up to MAX_MESSAGE_BYTES, in as many frames as it takes).
+# What we send is limited by PostToConnection instead: MAX_PUSH_BYTES.
+MAX_FRAME_BYTES = 32 * 1024
 CUSTOMER_ACTIONS = frozenset(
     {"hello", "message", "typing", "read", "agent", "contact", "transcript", "rate", "close"}
 )
@@ -191,9 +200,94 @@ def _fields(name: str, role: str, data: Mapping[str, Any], max_chars: int) -> di
     return out
 
 
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _size(value: Any) -> int:
+    """Bytes of `value` inside a frame, exactly as pushed: with these separators a frame
+    is the concatenation of its parts, so sizes add up."""
+    return len(_dumps(value).encode("utf-8"))
+
+
 def event(kind: str, **fields: Any) -> str:
-    """A server frame."""
-    return json.dumps({"type": kind, **fields}, ensure_ascii=False, separators=(",", ":"))
+    """A server frame. If it carries one `message` that alone makes it too long for a
+    push (a text added to the ticket outside the chat), that message's text is cut to
+    fit, as `fit_message` does."""
+    frame = _dumps({"type": kind, **fields})
+    message = fields.get("message")
+    if isinstance(message, Mapping) and len(frame.encode("utf-8")) > MAX_PUSH_BYTES:
+        room = MAX_PUSH_BYTES - (_size({"type": kind, **fields, "message": {}}) - _size({}))
+        frame = _dumps({"type": kind, **fields, "message": fit_message(message, room=room)})
+    return frame
+
+
+def fit_message(message: Mapping[str, Any], *, room: int) -> dict[str, Any]:
+    """`message` (a `chat_message`) in at most `room` bytes: whole when it fits, else
+    the longest start of its text that does, marked `"truncated": true`. The ticket
+    keeps the whole text. Only texts far longer than a chat message are ever cut (an
+    email or a note on the ticket): 4,000 characters are at most 24 KB of JSON."""
+    shown = dict(message)
+    if _size(shown) <= room:
+        return shown
+    text = str(shown.get("text") or "")
+    shown.update(text="", truncated=True)
+    spare = room - _size(shown)  # for the text's characters, its quotes are counted
+    low, high = 0, len(text)
+    while low < high:  # the longest prefix whose JSON fits (escapes make it uneven)
+        middle = (low + high + 1) // 2
+        if _size(text[:middle]) - 2 <= spare:
+            low = middle
+        else:
+            high = middle - 1
+    shown["text"] = text[:low]
+    return shown
+
+
+def history_frames(
+    messages: Sequence[Mapping[str, Any]], *, limit: int = MAX_PUSH_BYTES, **fields: Any
+) -> list[str]:
+    """`history` frames carrying `messages` in order, each once, each frame at most
+    `limit` bytes as pushed; `more` is true on every frame but the last. Paged by bytes,
+    not by count: ten 4,000-character messages are 40 KB in English, 80 KB in Russian,
+    120 KB in Chinese and 160 KB in emoji. No messages is one empty frame."""
+    # `more` as false, one byte longer than true: the budget never comes up short
+    base = _size({"type": "history", "messages": [], "more": False, **fields})
+    pages: list[list[Mapping[str, Any]]] = [[]]
+    used = base
+    for message in messages:
+        shown, size = message, _size(message)
+        if base + size > limit:  # too long even alone: never dropped, shown cut
+            shown = fit_message(message, room=limit - base)
+            size = _size(shown)
+        comma = 1 if pages[-1] else 0
+        if pages[-1] and used + comma + size > limit:
+            pages.append([])
+            used, comma = base, 0
+        pages[-1].append(shown)
+        used += comma + size
+    last = len(pages) - 1
+    return [
+        event("history", messages=page, more=index < last, **fields)
+        for index, page in enumerate(pages)
+    ]
+
+
+def waiting_event(
+    team: str, chats: Sequence[Mapping[str, Any]], *, limit: int = MAX_PUSH_BYTES
+) -> str:
+    """A team's `waiting` list. Agents replace their list with each frame, so it cannot
+    be paged: when the whole queue does not fit in one push, the frame lists the
+    longest-waiting chats that do (the ones to take next); `total` counts them all."""
+    used = _size({"type": "waiting", "team": team, "chats": [], "total": len(chats)})
+    listed: list[Mapping[str, Any]] = []
+    for chat in chats:
+        size = _size(chat) + (1 if listed else 0)
+        if used + size > limit:
+            break
+        listed.append(chat)
+        used += size
+    return event("waiting", team=team, chats=listed, total=len(chats))
 
 
 def error_event(exc: RejectedInput, *, client_id: str | None = None) -> str:

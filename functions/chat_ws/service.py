@@ -25,7 +25,14 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from functions.chat_ws.protocol import Action, decode, error_event, event
+from functions.chat_ws.protocol import (
+    Action,
+    decode,
+    error_event,
+    event,
+    history_frames,
+    waiting_event,
+)
 from functions.core import ids
 from functions.core.channels.chat import (
     ChatPusher,
@@ -52,7 +59,6 @@ log = logging.getLogger("helpline.chat_ws")
 
 SESSION_PURPOSE = "chat"
 AGENT_PURPOSE = "agent"
-HISTORY_CHUNK = 20  # messages per `history` frame: 20 x 4,000 chars stays under 32 KB... in UTF-8 worst case we halve
 
 
 def waiting_entry(session: ChatSession) -> dict[str, Any]:
@@ -425,15 +431,12 @@ class ChatService:
             self._push_after_hours(connection.id, hours)
 
     def _push_history(self, connection_id: str, messages: list[Message], **extra: Any) -> None:
+        """As many `history` frames as it takes, paged by bytes: ten long messages in
+        Russian or Chinese are more than one push holds."""
         shown = [chat_message(m, agent_names=self.agent_names) for m in messages]
-        chunks = [
-            shown[i : i + HISTORY_CHUNK // 2] for i in range(0, len(shown), HISTORY_CHUNK // 2)
-        ]
-        for index, chunk in enumerate(chunks or [[]]):
-            self.pusher.push(
-                connection_id,
-                event("history", messages=chunk, more=index < len(chunks) - 1, **extra),
-            )
+        for frame in history_frames(shown, **extra):
+            if not self.pusher.push(connection_id, frame):
+                return  # gone: the rest comes when they resume from their last cursor
 
     def _push_after_hours(self, connection_id: str | None, hours: Mapping[str, Any]) -> None:
         self.pusher.push_quietly(
@@ -910,7 +913,7 @@ class ChatService:
         waiting = self.chats.queue(team)
         for position, session in enumerate(waiting, start=1):
             self._push_position(session, position)
-        chats = [waiting_entry(s) for s in waiting]
+        frame = waiting_event(team, [waiting_entry(s) for s in waiting])
         notified = set()
         for code in self.config.teams[team].languages:
             for email in self.chats.online_agents(code):
@@ -919,10 +922,7 @@ class ChatService:
                 notified.add(email)
                 presence = self.chats.get_presence(email)
                 if presence:
-                    self.pusher.push_quietly(
-                        presence.connection_id,
-                        event("waiting", team=team, chats=chats),
-                    )
+                    self.pusher.push_quietly(presence.connection_id, frame)
 
     # -- agents ---------------------------------------------------------------------------------------
 
@@ -1010,12 +1010,7 @@ class ChatService:
         for team_id in self._teams_for(presence.languages):
             waiting = self.chats.queue(team_id)
             self.pusher.push_quietly(
-                connection.id,
-                event(
-                    "waiting",
-                    team=team_id,
-                    chats=[waiting_entry(s) for s in waiting],
-                ),
+                connection.id, waiting_event(team_id, [waiting_entry(s) for s in waiting])
             )
         if presence.status == "online":
             self.pull_waiting(email)

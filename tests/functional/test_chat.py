@@ -391,3 +391,145 @@ def test_housekeeping_runs_after_an_agent_disconnects(chat):
     done = chat.service.housekeeping()
     assert done["requeued"] == 1
     assert lucia.last("assigned")["session_id"] == session
+
+
+# -- long chats: every frame within what one push takes (issue 15, item 8) ---------------------
+
+PUSH_LIMIT = 128 * 1024  # PostToConnection's limit, in bytes of UTF-8 as pushed
+
+
+def long_text(index: int, unit: str, chars: int = 4000) -> str:
+    """A message of the chat's maximum length, numbered so each is told apart."""
+    head = f"{index:02d} "
+    return (head + unit * (chars // len(unit) + 1))[:chars]
+
+
+def pushed_sizes(chat) -> dict[str, list[int]]:
+    """The bytes of every frame the fake Management API accepted, per connection, in
+    the order of `Client.frames`; over 128 KB it answers 413 as API Gateway does."""
+    from botocore.exceptions import ClientError
+
+    sizes: dict[str, list[int]] = {}
+    post = chat.api.post_to_connection
+
+    def sized(*, ConnectionId: str, Data: bytes) -> dict:
+        if len(Data) > PUSH_LIMIT:
+            raise ClientError(
+                {
+                    "Error": {"Code": "PayloadTooLargeException", "Message": ""},
+                    "ResponseMetadata": {"HTTPStatusCode": 413},
+                },
+                "PostToConnection",
+            )
+        answer = post(ConnectionId=ConnectionId, Data=Data)
+        sizes.setdefault(ConnectionId, []).append(len(Data))
+        return answer
+
+    chat.api.post_to_connection = sized
+    return sizes
+
+
+def history_of(client, session: str | None = None) -> list[dict]:
+    frames = [f for f in client.of("history") if session is None or f["session_id"] == session]
+    assert frames, f"{client.connection_id} got no history"
+    assert [f["more"] for f in frames] == [True] * (len(frames) - 1) + [False]
+    return frames
+
+
+def texts_in(frames: list[dict]) -> list[str]:
+    return [m["text"] for f in frames for m in f["messages"]]
+
+
+def test_a_long_russian_chat_resumes_and_opens_whole_in_frames_a_push_takes(chat):
+    """Twenty messages of 4,000 Cyrillic characters (8 KB each): the customer who comes
+    back and the agent who takes the chat both get every message once, in order, in
+    `history` frames of at most 128 KB, split where one frame would be more."""
+    sizes = pushed_sizes(chat)
+    customer = chat.customer("ru-RU")
+    texts = [
+        long_text(i, "Не могу оплатить картой, банк отклоняет платёж без объяснений. ")
+        for i in range(20)
+    ]
+    for i, text in enumerate(texts):
+        customer.send("message", text=text, client_id=f"c{i}")
+    assert len(customer.of("ack")) == 20 and customer.last("queued")["team"] == "russian"
+
+    customer.disconnect()
+    back = chat.customer(hello=False, token=chat.tokens[customer.connection_id])
+    back.send("hello", locale="ru-RU")
+    resumed = history_of(back)
+    assert texts_in(resumed) == texts
+    assert len(resumed) == 2  # 160 KB of messages: one frame would be over 128 KB
+    assert back.last("welcome")["resumed"] and back.last("queued")["position"] == 1
+
+    ivan = chat.agent("ivan@helpline.test")
+    session = ivan.last("assigned")["session_id"]
+    assert texts_in(history_of(ivan, session)) == texts
+    assert back.last("assigned")["agent"]["name"] == "Иван"
+
+    every = [n for connection in sizes.values() for n in connection]
+    assert max(every) <= PUSH_LIMIT and max(every) > 64 * 1024
+    history_sizes = [
+        n
+        for client in (back, ivan)
+        for n, frame in zip(sizes[client.connection_id], client.frames, strict=True)
+        if frame["type"] == "history"
+    ]
+    assert sum(history_sizes) > 2 * PUSH_LIMIT and max(history_sizes) <= PUSH_LIMIT
+
+
+def test_a_long_chat_in_chinese_and_emoji_reaches_a_returning_agent_and_customer_whole(chat):
+    """CJK is 3 bytes a character and emoji 4: a resumed chat of 4,000-character
+    messages in them arrives whole and in order, in frames a push takes."""
+    sizes = pushed_sizes(chat)
+    emma = chat.agent("emma@helpline.test")
+    customer = chat.customer("en-GB")
+    first = "My card payment keeps failing at checkout, I will paste what the page shows"
+    customer.send("message", text=first, client_id="c0")
+    session = emma.last("assigned")["session_id"]
+    pasted = [long_text(i, "支付失败请稍后再试银行拒绝了这笔交易") for i in range(1, 7)]
+    pasted += [long_text(i, "💳❌😤🙏") for i in range(7, 13)]
+    for i, text in enumerate(pasted, start=1):
+        customer.send("message", text=text, client_id=f"c{i}")
+    texts = [first, *pasted]
+    live = [f["message"]["text"] for f in emma.of("message") if f["session_id"] == session]
+    assert live == pasted
+
+    emma.disconnect()  # the agent's browser reloads: her chats come back with history
+    again = chat.agent("emma@helpline.test")
+    assert texts_in(history_of(again, session)) == texts
+    customer.disconnect()
+    back = chat.customer(hello=False, token=chat.tokens[customer.connection_id])
+    back.send("hello", locale="en-GB")
+    resumed = history_of(back)
+    assert texts_in(resumed) == texts and len(resumed) == 2
+    assert [m["from"] for f in resumed for m in f["messages"]] == ["customer"] * 13
+    assert max(n for connection in sizes.values() for n in connection) <= PUSH_LIMIT
+
+
+def test_a_note_too_long_for_a_push_reaches_the_agent_cut_and_marked_never_dropped(chat):
+    """Texts added to a chat's ticket outside the chat (a note through TicketService, an
+    email) have no 4,000-character limit: one longer than a push holds still reaches
+    the agent's history, its beginning marked `truncated`, between the messages around
+    it; the ticket keeps it whole."""
+    sizes = pushed_sizes(chat)
+    ivan = chat.agent("ivan@helpline.test")
+    customer = chat.customer("ru-RU")
+    customer.send("message", text="Не могу оплатить картой, банк отклоняет платёж", client_id="1")
+    session = ivan.last("assigned")["session_id"]
+    ticket_id = ivan.last("assigned")["ticket_id"]
+    huge = long_text(0, "Выписка из журнала платежей. ", chars=80_000)  # 146 KB
+    chat.clock.advance(seconds=1)
+    chat.components.tickets.add_note(ticket_id, huge, agent="ivan@helpline.test")
+    customer.send("message", text="Жду ответа", client_id="2")
+
+    ivan.disconnect()
+    again = chat.agent("ivan@helpline.test")
+    shown = [m for f in history_of(again, session) for m in f["messages"]]
+    assert [m["text"][:10] for m in shown] == ["Не могу оп", huge[:10], "Жду ответа"]
+    assert shown[1]["truncated"] is True and shown[1]["from"] == "note"
+    assert huge.startswith(shown[1]["text"]) and len(shown[1]["text"]) > 60_000
+    assert "truncated" not in shown[0] and "truncated" not in shown[2]
+    [note] = [m for m in chat.ticket(ticket_id).messages if m.direction is Direction.NOTE]
+    assert note.text == huge
+    assert max(n for connection in sizes.values() for n in connection) <= PUSH_LIMIT

@@ -1,10 +1,12 @@
 """Live chat's outbound side: pushes through the API Gateway Management API.
 
-`ChatPusher` posts one frame to one connection. A 410 (GoneException) means the
-connection is gone: its record is deleted and the push is never retried. The
-Management API client is built lazily; its endpoint is the WebSocket API's URL
-(`https://{api}.execute-api.{region}.amazonaws.com/{stage}`), learnt from the first
-event's request context or given by the deployment, except when
+`ChatPusher` posts one server frame to one connection: up to 128 KB of UTF-8, what
+PostToConnection accepts (API Gateway cuts it into 32 KB WebSocket frames itself).
+Anything bigger is refused here with `FrameTooLargeError` instead of a failing call.
+A 410 (GoneException) means the connection is gone: its record is deleted and the push
+is never retried. The Management API client is built lazily; its endpoint is the
+WebSocket API's URL (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`),
+learnt from the first event's request context or given by the deployment, except when
 AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI is set (the local stack), which an explicit
 endpoint_url would override.
 
@@ -33,7 +35,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("helpline.chat")
 
-MAX_FRAME_BYTES = 32 * 1024
+# PostToConnection's limit for one server frame, in bytes of UTF-8 (a Cyrillic letter
+# is 2, CJK 3, an emoji 4); API Gateway splits it into 32 KB WebSocket frames itself
+MAX_PUSH_BYTES = 128 * 1024
+
+
+class FrameTooLargeError(DeliveryError):
+    """A frame over what PostToConnection accepts: refused before the call, and final
+    (the same frame would be refused again), so a reply's delivery is recorded as
+    failed with this reason."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(
+            f"a {size}-byte frame is over the {MAX_PUSH_BYTES}-byte (128 KB) limit of a "
+            "WebSocket push",
+            permanent=True,
+        )
+        self.size = size
 
 
 def conversation_key(session_id: str) -> str:
@@ -121,13 +139,15 @@ class ChatPusher:
             return self._client
 
     def push(self, connection_id: str | None, frame: str) -> bool:
-        """Send one frame; False when the connection is gone (and forgotten)."""
+        """Send one frame; False when the connection is gone (and forgotten).
+
+        Raises `FrameTooLargeError` for a frame API Gateway would refuse: chat_ws builds
+        its frames within the limit (history is paged by bytes)."""
         if not connection_id:
             return False
         data = frame.encode("utf-8")
-        if len(data) > MAX_FRAME_BYTES:
-            # our own frames are built under the limit (history is sent in chunks)
-            raise ValueError(f"a {len(data)}-byte frame is over API Gateway's 32 KB")
+        if len(data) > MAX_PUSH_BYTES:
+            raise FrameTooLargeError(len(data))
         try:
             self.client.post_to_connection(ConnectionId=connection_id, Data=data)
         except ClientError as exc:
