@@ -58,6 +58,9 @@ from functions.core.store import (
     Snapshot,
     TicketStore,
     TransactionConflict,
+    item_size,
+    message_to_item,
+    utf8_prefix,
 )
 from functions.core.timeutil import Clock, to_iso, utcnow
 
@@ -70,8 +73,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("helpline.intake")
 
-MAX_ITEM_BODY_CHARS = 300_000  # above this the bodies go to S3 (items are capped at 400 KB)
-KEPT_BODY_CHARS = 100_000
+# a message item above this many bytes keeps its bodies in S3 (DynamoDB caps an item at
+# 400 KB of UTF-8, and the transaction carries the ticket and records beside it)
+MAX_MESSAGE_ITEM_BYTES = 300_000
+KEPT_BODY_BYTES = 100_000  # of the text, in the item, for lists, previews and search
 
 
 @dataclass(frozen=True, slots=True)
@@ -800,8 +805,7 @@ class Intake:
         return stored
 
     def _offload_large_body(self, message: Message) -> Message:
-        size = len(message.text) + len(message.html or "")
-        if size <= MAX_ITEM_BODY_CHARS or self.blobs is None:
+        if item_size(message_to_item(message)) <= MAX_MESSAGE_ITEM_BYTES or self.blobs is None:
             return message
         import json
 
@@ -811,7 +815,13 @@ class Intake:
             json.dumps({"text": message.text, "html": message.html}).encode("utf-8"),
             content_type="application/json",
         )
-        return replace(message, text=message.text[:KEPT_BODY_CHARS], html=None, body_ref=key)
+        return replace(
+            message,
+            text=utf8_prefix(message.text, KEPT_BODY_BYTES),
+            stripped_text=utf8_prefix(message.stripped_text, KEPT_BODY_BYTES),
+            html=None,
+            body_ref=key,
+        )
 
     # -- after the commit ---------------------------------------------------------------------
 

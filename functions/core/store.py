@@ -141,6 +141,49 @@ def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _from_attr(_deserializer.deserialize(v)) for k, v in item.items()}
 
 
+MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's limit for one item, names and values in UTF-8
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """An item's size as DynamoDB counts it against its 400 KB limit: attribute names
+    and string values in UTF-8 bytes (a Cyrillic or Arabic letter is 2, CJK 3), numbers
+    by their digits, and 3 bytes plus one per element for lists and maps."""
+    return sum(
+        len(name.encode("utf-8", "surrogatepass")) + _value_size(value)
+        for name, value in serialize(item).items()
+    )
+
+
+def utf8_prefix(text: str, limit: int) -> str:
+    """The longest start of `text` that is at most `limit` bytes of UTF-8, whole
+    characters only."""
+    encoded = text.encode("utf-8", "surrogatepass")
+    if len(encoded) <= limit:
+        return text
+    return encoded[:limit].decode("utf-8", "ignore")
+
+
+def _value_size(attribute: Mapping[str, Any]) -> int:
+    ((kind, value),) = attribute.items()
+    if kind == "S":
+        return len(value.encode("utf-8", "surrogatepass"))  # a lone surrogate: counted, not a crash
+    if kind == "N":
+        return len(str(value).lstrip("-").replace(".", "")) // 2 + 2
+    if kind == "B":
+        return len(value)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind in ("SS", "NS", "BS"):
+        return sum(_value_size({kind[0]: v}) for v in value)
+    if kind == "L":
+        return 3 + sum(1 + _value_size(v) for v in value)
+    if kind == "M":
+        return 3 + sum(
+            1 + len(k.encode("utf-8", "surrogatepass")) + _value_size(v) for k, v in value.items()
+        )
+    raise ValueError(f"unknown DynamoDB type {kind}")
+
+
 def ticket_to_item(ticket: Ticket) -> dict[str, Any]:
     created = ticket.created_at or utcnow()
     updated = ticket.updated_at or created

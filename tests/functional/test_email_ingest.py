@@ -427,3 +427,33 @@ Message-ID: {original_message_id}
 
 --BOUNDARY--
 """.replace("\n", "\r\n").encode()
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence", "length"),
+    [
+        ("ru", "Здравствуйте, мой заказ до сих пор не пришёл, помогите, пожалуйста. ", 250_000),
+        ("ar", "مرحبا، لم يصل طلبي حتى الآن، هل يمكنكم مساعدتي من فضلكم؟ ", 250_000),
+        ("ja", "こんにちは、注文した商品がまだ届いていません。確認していただけますか。", 150_000),
+    ],
+)
+def test_a_long_mail_in_a_two_or_three_byte_script_keeps_its_body_in_s3(
+    aws, language, sentence, length
+):
+    """DynamoDB counts an item's bytes, not its characters: 250,000 characters of
+    Cyrillic or Arabic are about 450 KB, 150,000 of Japanese too, over the 400 KB an
+    item may hold, though fewer characters than a Latin mail that fits."""
+    from functions.core.store import MAX_ITEM_BYTES, item_size, message_to_item
+
+    text = (sentence * (length // len(sentence) + 1))[:length]
+    outcome = aws.deliver(make_mail(text=text, subject="Заказ"))
+    assert outcome["status"] == "created", outcome
+    bundle = aws.store.ticket_bundle(outcome["ticket_id"])
+    [inbound] = [m for m in bundle.messages if m.direction is Direction.INBOUND]
+    assert inbound.body_ref is not None
+    assert item_size(message_to_item(inbound)) < MAX_ITEM_BYTES
+    stored = aws.session.client("s3").get_object(Bucket=aws.resources.bucket, Key=inbound.body_ref)
+    import json
+
+    assert json.loads(stored["Body"].read())["text"].strip().startswith(text[:200].strip())
+    assert bundle.ticket.language == language
