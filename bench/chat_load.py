@@ -103,9 +103,32 @@ def parse_proc_stat(text: str) -> int:
 
 
 def process_cpu_seconds(pid: int) -> float:
-    """CPU time (user + system, all threads) the process has used so far."""
-    text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
-    return parse_proc_stat(text) / os.sysconf("SC_CLK_TCK")
+    """CPU time (user + system, all threads) the process and every process under it
+    have used so far: the local stack runs each function in worker processes, so its
+    cost is the whole tree's (live workers, and those it already reaped)."""
+    ticks = 0
+    parents: dict[int, int] = {}
+    stats: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text(encoding="ascii")
+        except OSError:
+            continue  # gone meanwhile
+        stats[int(entry.name)] = text
+        parents[int(entry.name)] = int(text[text.rindex(")") + 2 :].split()[4 - 3])
+    for other, text in stats.items():
+        ancestor = other
+        while ancestor not in (0, 1, pid) and ancestor in parents:
+            ancestor = parents[ancestor]
+        if ancestor == pid:
+            ticks += parse_proc_stat(text)
+    own = stats.get(pid)
+    if own is not None:
+        fields = own[own.rindex(")") + 2 :].split()
+        ticks += int(fields[16 - 3]) + int(fields[17 - 3])  # cutime + cstime: reaped children
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def open_config(

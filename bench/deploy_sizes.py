@@ -17,9 +17,7 @@ removed, as Chalice alone ships it, to show what the bytecode saves.
 
 from __future__ import annotations
 
-import compileall
 import json
-import py_compile
 import shutil
 import statistics
 import subprocess
@@ -27,21 +25,11 @@ import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-# what the Lambda Python 3.11 runtime has besides the standard library: boto3 and its
-# requirements (botocore's own: jmespath, python-dateutil, six, urllib3)
-LAMBDA_RUNTIME_DISTRIBUTIONS = (
-    "boto3",
-    "botocore",
-    "s3transfer",
-    "jmespath",
-    "python-dateutil",
-    "six",
-    "urllib3",
-)
+from infra.local.artifacts import copy_runtime
+
 BARE_HANDLER = (
     "import boto3\n\n\ndef handler(event, context):\n    return {'boto3': boto3.__version__}\n"
 )
@@ -78,30 +66,7 @@ class FunctionMeasure:
 
 def lambda_runtime_site(target: Path) -> Path:
     """A directory holding only the Lambda runtime's packages, copied from here."""
-    target.mkdir(parents=True, exist_ok=True)
-    for name in LAMBDA_RUNTIME_DISTRIBUTIONS:
-        distribution = metadata.distribution(name)
-        for entry in distribution.files or []:
-            parts = Path(str(entry)).parts
-            if not parts or parts[0] == ".." or "__pycache__" in parts:
-                continue
-            source = Path(str(distribution.locate_file(entry)))
-            if source.is_file():
-                destination = target.joinpath(*parts)
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, destination)
-    precompile(target)
-    return target
-
-
-def precompile(directory: Path) -> None:
-    """Bytecode for every module, valid whatever the files' timestamps."""
-    compileall.compile_dir(
-        str(directory),
-        quiet=1,
-        workers=1,
-        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-    )
+    return copy_runtime(target)
 
 
 def strip_bytecode(directory: Path) -> Path:

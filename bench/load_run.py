@@ -287,6 +287,7 @@ def run(
                 by_channel[ticket["channel"]] = by_channel.get(ticket["channel"], 0) + 1
                 doubled += ticket["messages"] != 1
             dead = _dead_letters(stack)
+            stack_log = stack.log_tail()
     social_tickets = sum(by_channel.get(p, 0) for p in PLATFORMS)
     problems = []
     if by_channel.get("email", 0) != results.get("mails_sent", 0):
@@ -325,7 +326,10 @@ def run(
         "problems": problems,
     }
     if problems:
-        raise LoadMismatchError("; ".join(problems) + f"\n{json.dumps(result, indent=2)}")
+        raise LoadMismatchError(
+            "; ".join(problems)
+            + f"\n{json.dumps(result, indent=2)}\nthe stack's last lines:\n{stack_log}"
+        )
     return result
 
 

@@ -26,7 +26,7 @@ class Admin:
         self,
         *,
         store: TicketStore,
-        email: EmailIngestService,
+        email: EmailIngestService | None,
         sqs_client: Any,
         mail_dlq_url: str | None,
         social: Any = None,  # SocialIntakeService: replays kept webhook deliveries
@@ -102,6 +102,11 @@ class Admin:
             )
         return records
 
+    def _email(self) -> EmailIngestService:
+        if self.email is None:
+            raise LookupError("replaying mail needs the email intake (run `helpline replay`)")
+        return self.email
+
     def _peek_dead_letters(self) -> list[dict[str, Any]]:
         return self._peek(self.mail_dlq_url)
 
@@ -136,10 +141,10 @@ class Admin:
         if record is None:
             raise LookupError(f"nothing in quarantine with id {entry_id}")
         event = record.event or {}
-        if "notification" in event:
-            outcomes = self.email.handle_notification(event["notification"])
-        elif "notification_text" in event:
-            outcomes = self.email.handle_notification(event["notification_text"])
+        if "notification" in event or "notification_text" in event:
+            outcomes = self._email().handle_notification(
+                event.get("notification") or event["notification_text"]
+            )
         elif event.get("type") == "social" and self.social is not None and event.get("raw_ref"):
             outcomes = self._replay_social(event)
         else:
@@ -187,7 +192,7 @@ class Admin:
                     )
             if target is None:
                 continue
-            done = [self.survey.on_record(r) for r in json.loads(target["Body"]).get("records", [])]
+            done = [self.survey.on_record(r) for r in self._stream_records(target["Body"])]
             self.sqs.delete_message(
                 QueueUrl=self.stream_dlq_url, ReceiptHandle=target["ReceiptHandle"]
             )
@@ -196,6 +201,22 @@ class Admin:
                 "outcomes": [{"status": "replayed", "reason": d, "ticket_id": None} for d in done],
             }
         raise LookupError(f"no table stream dead-letter message {message_id}")
+
+    def _stream_records(self, body: str) -> list[dict[str, Any]]:
+        """The records an on-failure destination's message names: Lambda sends their
+        shard and sequence range, and the stream still holds them for 24 hours."""
+        from functions.core import aws
+        from infra.local.streams import read_batch
+
+        batch = json.loads(body).get("DDBStreamBatchInfo") or {}
+        if not batch.get("shardId"):
+            raise LookupError("the dead-letter message names no stream batch")
+        records = read_batch(
+            aws.client("dynamodbstreams"), batch, region=batch["streamArn"].split(":")[3]
+        )
+        if not records:
+            raise LookupError("the stream no longer holds these records (it keeps them 24 hours)")
+        return records
 
     def _replay_dead_letter(self, message_id: str) -> dict[str, Any]:
         if not self.mail_dlq_url:
@@ -223,7 +244,7 @@ class Admin:
             try:
                 outcomes = []
                 for record in json.loads(target["Body"]).get("Records", []):
-                    outcomes += self.email.handle_notification(record["Sns"]["Message"])
+                    outcomes += self._email().handle_notification(record["Sns"]["Message"])
             except Exception:
                 self.sqs.change_message_visibility(
                     QueueUrl=self.mail_dlq_url,

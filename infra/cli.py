@@ -134,7 +134,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         faults=args.fault or [],
     )
     if options.faults:
-        from infra.local.faults import FaultInjector
+        from infra.local.lambda_runtime.faults import FaultInjector
 
         try:
             FaultInjector.parse(options.faults)

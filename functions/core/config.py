@@ -84,6 +84,10 @@ ENV_MAIL_DLQ_URL = "HELPLINE_MAIL_DLQ_URL"
 ENV_CHAT_WS_URL = "HELPLINE_CHAT_WS_URL"  # wss://{api}.execute-api.{region}.amazonaws.com/{stage}
 # the WebSocket API's Management API; learnt from the first event when unset
 ENV_CHAT_MANAGEMENT_URL = "HELPLINE_CHAT_MANAGEMENT_URL"
+# the SSM parameter holding the public address of the function's REST API (a custom
+# domain, or its API Gateway URL), written by its stack: survey links are made from it
+# unless surveys.base_url is set
+ENV_PUBLIC_URL_PARAMETER = "HELPLINE_PUBLIC_URL_PARAMETER"
 # set by the local stack: boto3 then reaches the Management API there, whatever the event says
 ENV_MANAGEMENT_ENDPOINT = "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"
 
@@ -153,6 +157,16 @@ class Retention:
     closed_ticket_days: int = 365
 
 
+@dataclass(frozen=True)
+class Deployment:
+    """How `helpline deploy` sets up the functions; the functions themselves never read
+    it. Reserved concurrency is off unless set here, per function: it is taken from the
+    account's quota, and AWS refuses a reservation that leaves fewer than 100 executions
+    unreserved (new accounts often have 10 in all)."""
+
+    reserved_concurrency: Mapping[str, int] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, slots=True)
 class Replies:
     enabled: bool = True
@@ -184,6 +198,7 @@ class Config:
     agents: tuple[AgentSpec, ...] = ()
     chat: ChatSettings = field(default_factory=ChatSettings)
     retention: Retention = field(default_factory=Retention)
+    deployment: Deployment = field(default_factory=Deployment)
     # a chat or social message this soon after its ticket was solved reopens it
     reopen_window_hours: int = 72
     source: str = ""
@@ -256,6 +271,7 @@ def parse_config(
             "social",
             "sla",
             "surveys",
+            "deployment",
         },
     )
     version = root.get("version", 1)
@@ -271,6 +287,7 @@ def parse_config(
     routing = _routing(_mapping(root.get("routing") or {}, "routing"), teams, languages)
     replies = _replies(_mapping(root.get("replies") or {}, "replies"))
     retention = _retention(_mapping(root.get("retention") or {}, "retention"))
+    deployment = _deployment(_mapping(root.get("deployment") or {}, "deployment"))
     email = _email(_mapping(root.get("email") or {}, "email"), brand)
     agents = parse_agents(root.get("agents"), languages=languages.supported)
     chat = parse_chat(
@@ -295,6 +312,7 @@ def parse_config(
         replies=replies,
         email=email,
         retention=retention,
+        deployment=deployment,
         agents=agents,
         chat=chat,
         social=social,
@@ -537,6 +555,17 @@ def _retention(node: Mapping[str, Any]) -> Retention:
             node.get("closed_ticket_days", 365), "retention.closed_ticket_days", minimum=1
         ),
     )
+
+
+def _deployment(node: Mapping[str, Any]) -> Deployment:
+    _only(node, "deployment", {"reserved_concurrency"})
+    reserved = _mapping(node.get("reserved_concurrency") or {}, "deployment.reserved_concurrency")
+    counts = {}
+    for function, count in reserved.items():
+        path = f"deployment.reserved_concurrency.{function}"
+        _identifier(function, path)
+        counts[function] = _integer(count, path, minimum=0)
+    return Deployment(reserved_concurrency=counts)
 
 
 def _email(node: Mapping[str, Any], brand: Brand) -> EmailSettings:

@@ -168,8 +168,8 @@ def parse_surveys(node: Any, path: str = "surveys") -> SurveySettings:
     base_node = section.get("base_url")
     if enabled and secret_node is None:
         raise ConfigError(f"{path}.token_secret", "is required when surveys are enabled")
-    if enabled and base_node is None:
-        raise ConfigError(f"{path}.base_url", "is required when surveys are enabled")
+    # base_url may be left out: the deployment then gives the survey function its own
+    # API's address (HELPLINE_PUBLIC_URL), known only once it is deployed
 
     return SurveySettings(
         enabled=enabled,

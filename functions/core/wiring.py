@@ -26,6 +26,7 @@ from functions.core.config import (
     ENV_CHAT_WS_URL,
     ENV_CONFIG_PATH,
     ENV_MANAGEMENT_ENDPOINT,
+    ENV_PUBLIC_URL_PARAMETER,
     ENV_QUEUE_URLS,
     ENV_TABLE,
     ENV_TEMPLATES_DIR,
@@ -37,7 +38,7 @@ from functions.core.models import Channel
 from functions.core.pipeline import Intake, Sender
 from functions.core.replies import TemplateRenderer
 from functions.core.routing import RoutingPublisher
-from functions.core.secrets import SecretResolver
+from functions.core.secrets import SecretRef, SecretResolver
 from functions.core.store import TicketStore
 from functions.core.survey_answers import SurveyAnswers
 from functions.core.surveystore import SurveyStore
@@ -58,6 +59,7 @@ class Settings:
     chat_ws_url: str = ""
     chat_management_url: str | None = None
     management_endpoint_from_env: bool = False
+    public_url_parameter: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -82,6 +84,7 @@ class Settings:
             chat_ws_url=env.get(ENV_CHAT_WS_URL, ""),
             chat_management_url=env.get(ENV_CHAT_MANAGEMENT_URL) or None,
             management_endpoint_from_env=bool(env.get(ENV_MANAGEMENT_ENDPOINT)),
+            public_url_parameter=env.get(ENV_PUBLIC_URL_PARAMETER, ""),
             extra={k: v for k, v in env.items() if k.startswith("HELPLINE_")},
         )
 
@@ -100,6 +103,14 @@ class Components:
     chats: ChatStore
     pusher: ChatPusher
     secrets: SecretResolver
+    public_url_parameter: str = ""  # where the stack keeps its REST API's public address
+
+    def public_url(self) -> str:
+        """The function's REST API as people reach it ("" when it has none); read once
+        per container from the parameter its stack writes."""
+        if not self.public_url_parameter:
+            return ""
+        return self.secrets.get(SecretRef("ssm", self.public_url_parameter)).rstrip("/")
 
 
 def social_senders(config: Config, secrets: SecretResolver) -> dict[Channel, Sender]:
@@ -246,4 +257,5 @@ def build(
         chats,
         pusher,
         secrets,
+        settings.public_url_parameter,
     )

@@ -94,7 +94,7 @@ class SurveyPages:
     ) -> Page:
         service = self.service
         choices = service._choices(survey.kind, survey.language)
-        base = service.settings.base_url
+        base = service.base_url
         return Page(
             status,
             self._render(

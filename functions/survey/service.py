@@ -82,10 +82,12 @@ class SurveyService:
         secret: Any,  # () -> bytes, the token secret
         clock: Clock = utcnow,
         blobs: BlobStore | None = None,
+        public_url: Callable[[], str] | None = None,
     ) -> None:
         self.blobs = blobs  # removes the stored files of messages the TTL expired
         self.config = config
         self.settings = config.surveys
+        self._public_url = public_url
         self.store = store
         self.surveys = surveys_store
         self.senders = dict(senders)
@@ -100,6 +102,14 @@ class SurveyService:
             publisher=publisher,
             clock=clock,
         )
+
+    @property
+    def base_url(self) -> str:
+        """Where survey links go: surveys.base_url, else this function's own API as
+        deployed (the address its stack keeps in SSM)."""
+        if self.settings.base_url:
+            return self.settings.base_url
+        return self._public_url() if self._public_url is not None else ""
 
     # -- the stream ---------------------------------------------------------------------------
 
@@ -448,6 +458,12 @@ class SurveyService:
         sender = self.senders.get(Channel.EMAIL)
         if sender is None:
             raise DeliveryError("email is not configured", permanent=True)
+        if not self.base_url:
+            raise DeliveryError(
+                "no address for survey links: set surveys.base_url, or deploy the survey "
+                "function with its template (which gives it HELPLINE_PUBLIC_URL)",
+                permanent=True,
+            )
         token = self._token(survey)
         choices = self._choices(survey.kind, survey.language)
         found = self.store.get_customer(ticket.customer_id)
@@ -457,8 +473,8 @@ class SurveyService:
             survey.language,
             {
                 **self._brand(),
-                "links": surveys.survey_links(self.settings.base_url, token, choices),
-                "comment_url": surveys.survey_url(self.settings.base_url, token),
+                "links": surveys.survey_links(self.base_url, token, choices),
+                "comment_url": surveys.survey_url(self.base_url, token),
                 "customer_name": found[0].name if found else "",
                 "ticket_id": ticket.id,
                 "ticket_token": ticket.token,

@@ -36,6 +36,7 @@ def build(components: wiring.Components) -> SurveyService:
         publisher=components.publisher,
         secret=secret,
         blobs=components.blobs,
+        public_url=components.public_url,
     )
 
 

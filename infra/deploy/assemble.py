@@ -133,26 +133,76 @@ def assemble(
             f"infra/functions/{spec.name}.yaml declares no parameter {', '.join(missing)}"
         )
     template["Description"] = f"Helpline {spec.name}: {spec.summary}"
+    # the teams' queue URLs: a parameter `helpline deploy` sets, never an import (a team
+    # added to the config changes them, and an imported export cannot change)
+    parameters["RoutingQueueUrls"] = {
+        "Type": "String",
+        "Description": (
+            "JSON: team (and escalation) -> SQS queue URL, from the routing and shared stacks"
+        ),
+    }
     resources = template["Resources"]
     outputs = template.setdefault("Outputs", {})
 
-    if spec.reserved_concurrency is not None:
-        parameters["ReservedConcurrency"] = {
-            "Type": "Number",
-            "Default": spec.reserved_concurrency,
-            "MinValue": -1,
+    # off unless the config's deployment.reserved_concurrency sets it (the preflight
+    # checks the account's quota first)
+    parameters["ReservedConcurrency"] = {
+        "Type": "Number",
+        "Default": -1,
+        "MinValue": -1,
+        "Description": (
+            "Concurrent executions kept for (and the most allowed to) each of this stack's "
+            "functions; -1 reserves none. AWS keeps 100 of the account's quota unreserved."
+        ),
+    }
+    conditions = template.setdefault("Conditions", {})
+    conditions["HasReservedConcurrency"] = {
+        "Fn::Not": [{"Fn::Equals": [cfn.ref("ReservedConcurrency"), -1]}]
+    }
+    rest_api = _rest_api(resources)
+    if rest_api is not None:
+        parameters["PublicBaseUrl"] = {
+            "Type": "String",
+            "Default": "",
             "Description": (
-                "Concurrent executions kept for (and the most allowed to) this function; "
-                "-1 reserves none (accounts whose concurrency quota is below 110 need -1)."
+                "The public address of this stack's REST API (a custom domain, "
+                "https://help.example.com); empty: its API Gateway URL"
             ),
         }
-        template.setdefault("Conditions", {})["HasReservedConcurrency"] = {
-            "Fn::Not": [{"Fn::Equals": [cfn.ref("ReservedConcurrency"), -1]}]
+        conditions["HasPublicBaseUrl"] = {
+            "Fn::Not": [{"Fn::Equals": [cfn.ref("PublicBaseUrl"), ""]}]
         }
 
     websocket = _websocket(resources)
     if websocket is not None:
         _export_websocket(spec, websocket, outputs)
+    if rest_api is not None:
+        api, stage = rest_api
+        public_url = {
+            "Fn::If": [
+                "HasPublicBaseUrl",
+                cfn.ref("PublicBaseUrl"),
+                {
+                    "Fn::Sub": [
+                        "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + stage,
+                        {"Api": cfn.ref(api)},
+                    ]
+                },
+            ]
+        }
+        resources["PublicUrlParameter"] = {
+            "Type": "AWS::SSM::Parameter",
+            "Properties": {
+                "Name": cfn.sub(public_url_parameter(spec)),
+                "Type": "String",
+                "Description": f"The public address of {spec.name}'s REST API",
+                "Value": public_url,
+            },
+        }
+        outputs["PublicUrl"] = {
+            "Description": "Where people and platforms reach this stack's REST API",
+            "Value": copy.deepcopy(public_url),
+        }
 
     for resource in resources.values():
         if resource.get("Type") == "AWS::Serverless::Api":
@@ -174,6 +224,7 @@ def assemble(
             context=context,
             code_uri=code_uri,
             websocket=websocket,
+            rest_api=rest_api,
             log_group=log_group,
         )
         resources[log_group] = {
@@ -197,6 +248,7 @@ def assemble(
         secret_refs=context.secret_refs,
         log_group_resources=tuple(log_groups),
         websocket_connections=_connections_arn(*websocket) if websocket else None,
+        public_url_parameter=public_url_parameter(spec) if rest_api is not None else None,
     )
     _least_privilege_role(resources, spec, policy_context)
     return template
@@ -210,6 +262,7 @@ def _configure_function(
     context: AssemblyContext,
     code_uri: str,
     websocket: tuple[Any, str] | None,
+    rest_api: tuple[str, str] | None,
     log_group: str,
 ) -> None:
     props = resource.setdefault("Properties", {})
@@ -223,6 +276,7 @@ def _configure_function(
     props["Tags"] = {**props.get("Tags", {}), "app": "helpline", "helpline-function": spec.name}
     variables = props.setdefault("Environment", {}).setdefault("Variables", {})
     variables["HELPLINE_CONFIG"] = CONFIG_PATH_IN_PACKAGE
+    variables["HELPLINE_QUEUE_URLS"] = cfn.ref("RoutingQueueUrls")
     variables["POWERTOOLS_SERVICE_NAME"] = spec.name
     variables["POWERTOOLS_METRICS_NAMESPACE"] = "Helpline"
     variables["POWERTOOLS_LOG_LEVEL"] = cfn.ref("LogLevel")
@@ -233,14 +287,18 @@ def _configure_function(
         variables["HELPLINE_CHAT_MANAGEMENT_URL"] = {
             "Fn::Sub": [f"https://{host}/{stage}", {"Api": api}]
         }
-    if spec.reserved_concurrency is not None:
-        props["ReservedConcurrentExecutions"] = {
-            "Fn::If": [
-                "HasReservedConcurrency",
-                cfn.ref("ReservedConcurrency"),
-                cfn.ref("AWS::NoValue"),
-            ]
-        }
+    if rest_api is not None:
+        # where the function reads the URL people and platforms use (survey links): an
+        # SSM parameter the stack writes once the API exists (the API's definition names
+        # the function, so the URL cannot be in the function's own environment)
+        variables["HELPLINE_PUBLIC_URL_PARAMETER"] = cfn.sub(public_url_parameter(spec))
+    props["ReservedConcurrentExecutions"] = {
+        "Fn::If": [
+            "HasReservedConcurrency",
+            cfn.ref("ReservedConcurrency"),
+            cfn.ref("AWS::NoValue"),
+        ]
+    }
 
     events = props.get("Events", {})
     kinds = {event.get("Type") for event in events.values()}
@@ -294,6 +352,22 @@ def _function_alarms(logical_id: str, spec: FunctionSpec) -> dict[str, Any]:
             },
         }
     return alarms
+
+
+def public_url_parameter(spec: FunctionSpec) -> str:
+    """The SSM parameter holding a stack's public REST API address (with ${Stage})."""
+    return f"/helpline/${{Stage}}/{spec.slug}/public-url"
+
+
+def _rest_api(resources: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(the REST API's logical id, its stage name) when the app has routes."""
+    for logical_id, resource in resources.items():
+        if resource.get("Type") == "AWS::Serverless::Api":
+            stage = resource.get("Properties", {}).get("StageName")
+            if not isinstance(stage, str):
+                raise AssemblyError("the REST API has no stage with a literal name")
+            return logical_id, stage
+    return None
 
 
 def _websocket(resources: Mapping[str, Any]) -> tuple[Any, str] | None:

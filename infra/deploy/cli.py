@@ -75,8 +75,9 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             only=tuple(args.only or ()),
             dry_run=args.dry_run,
             alert_email=args.alert_email or "",
-            log_level=args.log_level,
+            log_level=args.log_level or "",
             mail_recipients=tuple(args.receive_mail_for or ()),
+            public_url=args.public_url or "",
         )
         deploy.Deployer(_session(args.region)).deploy(options)
     except (deploy.DeployError, StackError) as exc:
@@ -111,7 +112,9 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     if args.shared:
         print(
             f"kept (DeletionPolicy Retain): the table helpline-{args.stage}-tickets and the "
-            f"mail bucket helpline-{args.stage}-mail-*; delete them by hand to erase the data"
+            f"mail bucket helpline-{args.stage}-mail-*, with their data; the next "
+            f"`helpline deploy --stage {args.stage}` takes them back; delete them by hand to "
+            "erase the data"
         )
     return 0
 
@@ -177,9 +180,20 @@ def register(
         help="check, package, upload and deploy the shared and function stacks by change sets",
     )
     deploy.add_argument("--dry-run", action="store_true", help="show the change sets and stop")
-    deploy.add_argument("--alert-email", help="subscribe this address to the alarm topic")
     deploy.add_argument(
-        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+        "--alert-email",
+        help="subscribe this address to the alarm topic (kept on later deploys without it)",
+    )
+    deploy.add_argument(
+        "--log-level",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="the functions' log level (default: as deployed before, INFO for a new stage)",
+    )
+    deploy.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the REST APIs' public address, a custom domain such as https://help.example.com "
+        "(default: each API's own execute-api URL)",
     )
     deploy.add_argument(
         "--receive-mail-for",

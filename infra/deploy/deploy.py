@@ -26,12 +26,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra.deploy import cfn, functions, lint, package, sam
+from infra.deploy import cfn, functions, lint, package, preflight, routing, sam
 from infra.deploy.functions import FunctionSpec
 from infra.deploy.stacks import Plan, StackError, Stacks, Waits, planned_from_template, show_all
 
@@ -53,8 +53,11 @@ class DeployOptions:
     region: str | None = None
     only: tuple[str, ...] = ()
     dry_run: bool = False
-    alert_email: str = ""
-    log_level: str = "INFO"
+    alert_email: str = ""  # empty: keep what the stack has (none for a new one)
+    log_level: str = ""  # empty: keep what the stacks have (INFO for new ones)
+    # the public address of the REST APIs (a custom domain, https://help.example.com);
+    # empty: each function derives its API Gateway URL
+    public_url: str = ""
     # addresses or domains SES receives for (infra/ses-receiving.yaml); none: no mail stack
     mail_recipients: tuple[str, ...] = ()
 
@@ -64,6 +67,7 @@ class DeployResult:
     plans: list[Plan] = field(default_factory=list)
     endpoints: list[tuple[str, str]] = field(default_factory=list)
     packaged: list[package.PackagedFunction] = field(default_factory=list)
+    preflight: preflight.Preflight | None = None
 
 
 # -- offline checks -----------------------------------------------------------------------
@@ -97,13 +101,17 @@ def load_checked_config(path: Path) -> Any:
         config = load_config(path)
     except ConfigError as exc:
         raise DeployError(f"{path}: {exc}") from exc
-    queues = package.routing_teams()
-    missing = sorted(set(config.teams) - queues)
-    if missing:
-        raise DeployError(
-            f"{path}: team {missing[0]} has no routing queue in infra/shared.yaml "
-            f"(it has: {', '.join(sorted(queues))}); add the queue pair and its RoutingQueueUrls entry"
-        )
+    known = {spec.name for spec in functions.FUNCTIONS}
+    for name in config.deployment.reserved_concurrency:
+        if name not in known:
+            raise DeployError(
+                f"{path}: deployment.reserved_concurrency.{name}: no such function "
+                f"(the functions are {', '.join(sorted(known))})"
+            )
+    try:
+        routing.template(config.teams)
+    except routing.RoutingError as exc:
+        raise DeployError(f"{path}: teams: {exc}") from exc
     return config
 
 
@@ -182,13 +190,6 @@ class Deployer:
             raise DeployError(str(exc)) from exc
         self._check_requirements(options, specs)
         refs = secret_references(config, specs)
-        absent = missing_secrets(self.session, refs)
-        if absent:
-            names = ", ".join(str(ref) for ref in absent)
-            raise DeployError(
-                f"the config references secrets that do not exist in {self.region}: {names} "
-                "(create each, e.g. `aws ssm put-parameter --type SecureString --name NAME --value ...`)"
-            )
         self.out(f"config {options.config_path}: valid; {len(refs)} secret reference(s) found")
         try:
             built = package.package_all(
@@ -201,6 +202,9 @@ class Deployer:
             )
         except (package.PackagingError, ValueError) as exc:
             raise DeployError(str(exc)) from exc
+
+        # 1. the account, before anything is uploaded
+        checks = self.preflight(options, config, built, refs)
         lint_all(
             [package.SHARED_TEMPLATE, SES_RECEIVING_TEMPLATE, *(b.template_path for b in built)]
         )
@@ -209,67 +213,78 @@ class Deployer:
             self.out(f"  {item.spec.name}: {package.human_size(item.zip_bytes)} zip")
 
         bucket = self._artifacts_bucket(options.stage)
-        result = DeployResult(packaged=built)
-        shared_name = f"helpline-{options.stage}-shared"
+        result = DeployResult(packaged=built, preflight=checks)
+        stacks = _StageStacks(options.stage)
         shared_parameters = {"Stage": options.stage}
         if options.alert_email:
             shared_parameters["AlertEmail"] = options.alert_email
+        shared_template = cfn.load(package.SHARED_TEMPLATE)
+        if checks.retained and not options.dry_run:
+            self._take_back(
+                stacks.shared, shared_template, checks.retained, shared_parameters, bucket
+            )
         shared_plan = self.stacks.plan(
-            shared_name,
-            template_url=self._upload_template(bucket, "shared", cfn.load(package.SHARED_TEMPLATE)),
+            stacks.shared,
+            template_url=self._upload_template(bucket, "shared", shared_template),
             parameters=shared_parameters,
             tags=_tags(options.stage),
+            keep=_SHARED_KEPT,
         )
         result.plans.append(shared_plan)
         shared_exists = shared_plan.change_type == "UPDATE"
-        mail_name = f"helpline-{options.stage}-mail"
         mail_parameters = {"Stage": options.stage, "Recipients": ",".join(options.mail_recipients)}
+        teams = sorted(config.teams)
         if options.dry_run:
-            if options.mail_recipients:
-                mail_template = cfn.load(SES_RECEIVING_TEMPLATE)
-                result.plans.append(
-                    self.stacks.plan(
-                        mail_name,
-                        template_url=self._upload_template(bucket, "mail", mail_template),
-                        parameters=mail_parameters,
-                        tags=_tags(options.stage),
-                    )
-                    if shared_exists
-                    else planned_from_template(
-                        mail_name,
-                        mail_template,
-                        f"planned from the template: {shared_name} does not exist yet",
-                    )
-                )
-            for item in built:
-                template = self._function_template(bucket, item)
-                name = item.spec.stack_name(options.stage)
-                if shared_exists:
-                    plan = self.stacks.plan(
-                        name,
-                        template_url=self._upload_template(bucket, item.spec.name, template),
-                        parameters=self._function_parameters(options),
-                        tags=_tags(options.stage),
-                    )
-                else:
-                    plan = planned_from_template(
-                        name,
-                        template,
-                        f"planned from the template: {shared_name} does not exist yet, so "
-                        "CloudFormation cannot resolve this stack's imports until it does",
-                    )
-                result.plans.append(plan)
-            show_all(self.stacks, result.plans)
-            for plan in result.plans:
-                self.stacks.discard(plan)
-            self.out("dry run: nothing was changed")
+            self._dry_run(
+                options,
+                result,
+                bucket=bucket,
+                shared_exists=shared_exists,
+                teams=teams,
+                built=built,
+                mail_parameters=mail_parameters,
+            )
             return result
 
         self.stacks.show(shared_plan)
         self.stacks.apply(shared_plan)
+        # 2. the teams' queues: new ones first, so the functions can route to them
+        current = self._routing_teams(stacks.routing)
+        self._apply_routing(stacks.routing, sorted(set(current) | set(teams)), options, bucket)
+        every_queue = self._queue_urls(options.stage)
+        # what the functions route to: the config's teams (a dropped team's queue stays
+        # until it is empty, but nothing is sent there any more)
+        queue_urls = {
+            name: url
+            for name, url in every_queue.items()
+            if name in config.teams or name == "escalation"
+        }
+        # 3. the functions, each updated in place: no stack is deleted to change a URL
+        for item in built:
+            template = self._function_template(bucket, item)
+            plan = self.stacks.plan(
+                item.spec.stack_name(options.stage),
+                template_url=self._upload_template(bucket, item.spec.name, template),
+                parameters=self._function_parameters(options, config, item.spec, queue_urls),
+                tags=_tags(options.stage),
+                keep=("LogLevel", "PublicBaseUrl"),
+            )
+            result.plans.append(plan)
+            self.stacks.show(plan)
+            self.stacks.apply(plan)
+        # 4. a team dropped from the config: its queue goes once nothing routes to it
+        gone = sorted(set(current) - set(teams))
+        if gone:
+            kept = [team for team in gone if self._queue_holds_messages(every_queue.get(team))]
+            for team in kept:
+                self.out(
+                    f"team {team} left the config, but its queue still holds messages: it is "
+                    "kept until they are taken (deploy again to remove it then)"
+                )
+            self._apply_routing(stacks.routing, sorted(set(teams) | set(kept)), options, bucket)
         if options.mail_recipients:
             mail_plan = self.stacks.plan(
-                mail_name,
+                stacks.mail,
                 template_url=self._upload_template(
                     bucket, "mail", cfn.load(SES_RECEIVING_TEMPLATE)
                 ),
@@ -279,23 +294,79 @@ class Deployer:
             result.plans.append(mail_plan)
             self.stacks.show(mail_plan)
             self.stacks.apply(mail_plan)
-        for item in built:
-            template = self._function_template(bucket, item)
-            plan = self.stacks.plan(
-                item.spec.stack_name(options.stage),
-                template_url=self._upload_template(bucket, item.spec.name, template),
-                parameters=self._function_parameters(options),
-                tags=_tags(options.stage),
-            )
-            result.plans.append(plan)
-            self.stacks.show(plan)
-            self.stacks.apply(plan)
         result.endpoints = self.endpoints(options.stage, specs)
         if result.endpoints:
             self.out("endpoints:")
             for label, url in result.endpoints:
                 self.out(f"  {label:<18} {url}")
         return result
+
+    def preflight(
+        self,
+        options: DeployOptions,
+        config: Any,
+        built: Sequence[package.PackagedFunction],
+        refs: Sequence[Any],
+    ) -> preflight.Preflight:
+        reservations = dict(config.deployment.reserved_concurrency)
+        names = {item.spec.name: function_names(item.template(), options.stage) for item in built}
+        checks = preflight.run(
+            self.session,
+            stage=options.stage,
+            region=self.region,
+            missing_secrets=missing_secrets(self.session, refs),
+            reservations={n: c for n, c in reservations.items() if n in names},
+            function_names=names,
+            receives_mail=bool(options.mail_recipients),
+            rule_set=f"helpline-{options.stage}",
+        )
+        self.out("preflight:")
+        for finding in checks.findings:
+            mark = "ok" if finding.ok else ("FAILED" if finding.blocking else "warning")
+            self.out(f"  {mark:<7} {finding.check}: {finding.message}")
+        if checks.failed:
+            raise DeployError(
+                "the account is not ready; nothing was uploaded:\n  "
+                + "\n  ".join(f"{f.check}: {f.message}" for f in checks.failed)
+            )
+        return checks
+
+    def _take_back(
+        self,
+        stack_name: str,
+        shared_template: Mapping[str, Any],
+        retained: Mapping[str, str],
+        parameters: Mapping[str, str],
+        bucket: str,
+    ) -> None:
+        """The table and bucket a removed shared stack kept, taken into the new one as
+        they are (a CloudFormation import), data and all; the rest of the stack is then
+        created by the usual change set."""
+        identifiers = {"TicketTable": "TableName", "MailBucket": "BucketName"}
+        resources = {name: shared_template["Resources"][name] for name in retained}
+        template = {
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Description": "Helpline shared resources: taking back what a removed stack kept",
+            "Parameters": shared_template.get("Parameters", {}),
+            "Resources": resources,
+        }
+        plan = self.stacks.plan(
+            stack_name,
+            template_url=self._upload_template(bucket, "shared-import", template),
+            parameters=parameters,
+            tags=_tags(parameters["Stage"]),
+            to_import=[
+                {
+                    "ResourceType": resources[name]["Type"],
+                    "LogicalResourceId": name,
+                    "ResourceIdentifier": {identifiers[name]: physical},
+                }
+                for name, physical in sorted(retained.items())
+            ],
+        )
+        self.out(f"taking back {', '.join(sorted(retained.values()))} into {stack_name}")
+        self.stacks.show(plan)
+        self.stacks.apply(plan)
 
     def _check_requirements(self, options: DeployOptions, specs: Sequence[FunctionSpec]) -> None:
         chosen = {spec.name for spec in specs}
@@ -310,8 +381,133 @@ class Deployer:
                         f"({stack} does not exist)"
                     )
 
-    def _function_parameters(self, options: DeployOptions) -> dict[str, str]:
-        return {"Stage": options.stage, "LogLevel": options.log_level}
+    def _function_parameters(
+        self,
+        options: DeployOptions,
+        config: Any,
+        spec: FunctionSpec,
+        queue_urls: Mapping[str, str],
+    ) -> dict[str, str]:
+        parameters = {
+            "Stage": options.stage,
+            "RoutingQueueUrls": json.dumps(dict(queue_urls), sort_keys=True),
+            "ReservedConcurrency": str(config.deployment.reserved_concurrency.get(spec.name, -1)),
+        }
+        if options.log_level:
+            parameters["LogLevel"] = options.log_level
+        if options.public_url:
+            parameters["PublicBaseUrl"] = options.public_url.rstrip("/")
+        return parameters
+
+    # -- the teams' queues ---------------------------------------------------------------
+
+    def _routing_teams(self, stack: str) -> list[str]:
+        if self.stacks.status(stack) is None:
+            return []
+        teams = self.stacks.outputs(stack).get("Teams", "")
+        return [team for team in teams.split(",") if team]
+
+    def _apply_routing(
+        self, stack: str, teams: Sequence[str], options: DeployOptions, bucket: str
+    ) -> None:
+        plan = self.stacks.plan(
+            stack,
+            template_url=self._upload_template(bucket, "routing", routing.template(teams)),
+            parameters={"Stage": options.stage},
+            tags=_tags(options.stage),
+            keep=("QueueMaxReceiveCount",),
+        )
+        self.stacks.show(plan)
+        self.stacks.apply(plan)
+
+    def _queue_urls(self, stage: str) -> dict[str, str]:
+        escalation = self.stacks.outputs(f"helpline-{stage}-shared")["EscalationQueueUrl"]
+        return dict(
+            json.loads(
+                routing.queue_urls_parameter(
+                    self.stacks.outputs(routing.stack_name(stage)), escalation
+                )
+            )
+        )
+
+    def _queue_holds_messages(self, url: str | None) -> bool:
+        if not url:
+            return False
+        attributes = self.session.client("sqs").get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return any(int(value) > 0 for value in attributes.values())
+
+    def _dry_run(
+        self,
+        options: DeployOptions,
+        result: DeployResult,
+        *,
+        bucket: str,
+        shared_exists: bool,
+        teams: Sequence[str],
+        built: Sequence[package.PackagedFunction],
+        mail_parameters: Mapping[str, str],
+    ) -> None:
+        stacks = _StageStacks(options.stage)
+        routing_template = routing.template(teams)
+        result.plans.append(
+            self.stacks.plan(
+                stacks.routing,
+                template_url=self._upload_template(bucket, "routing", routing_template),
+                parameters={"Stage": options.stage},
+                tags=_tags(options.stage),
+            )
+            if shared_exists
+            else planned_from_template(
+                stacks.routing,
+                routing_template,
+                f"planned from the template: {stacks.shared} does not exist yet",
+            )
+        )
+        if options.mail_recipients:
+            mail_template = cfn.load(SES_RECEIVING_TEMPLATE)
+            result.plans.append(
+                self.stacks.plan(
+                    stacks.mail,
+                    template_url=self._upload_template(bucket, "mail", mail_template),
+                    parameters=dict(mail_parameters),
+                    tags=_tags(options.stage),
+                )
+                if shared_exists
+                else planned_from_template(
+                    stacks.mail,
+                    mail_template,
+                    f"planned from the template: {stacks.shared} does not exist yet",
+                )
+            )
+        routing_exists = shared_exists and self.stacks.status(stacks.routing) is not None
+        queue_urls = self._queue_urls(options.stage) if routing_exists else {}
+        config = load_checked_config(options.config_path)
+        for item in built:
+            template = self._function_template(bucket, item)
+            name = item.spec.stack_name(options.stage)
+            if routing_exists:
+                plan = self.stacks.plan(
+                    name,
+                    template_url=self._upload_template(bucket, item.spec.name, template),
+                    parameters=self._function_parameters(options, config, item.spec, queue_urls),
+                    tags=_tags(options.stage),
+                    keep=("LogLevel", "PublicBaseUrl"),
+                )
+            else:
+                plan = planned_from_template(
+                    name,
+                    template,
+                    f"planned from the template: {stacks.shared} and {stacks.routing} do not "
+                    "exist yet, so CloudFormation cannot resolve this stack's imports until they do",
+                )
+            result.plans.append(plan)
+        show_all(self.stacks, result.plans)
+        for plan in result.plans:
+            self.stacks.discard(plan)
+        self.out("dry run: nothing was changed")
 
     def _artifacts_bucket(self, stage: str) -> str:
         account = self.session.client("sts").get_caller_identity()["Account"]
@@ -381,21 +577,68 @@ class Deployer:
             else:
                 self.out(f"  {name} does not exist")
         if shared:
+            stacks = _StageStacks(stage)
             # the mail receiving stack imports the shared exports: it goes first
-            mail = f"helpline-{stage}-mail"
-            if self.stacks.status(mail) is not None:
-                self.out(f"removing {mail}")
-                self.stacks.remove(mail)
-                removed.append(mail)
-            name = f"helpline-{stage}-shared"
+            if self.stacks.status(stacks.mail) is not None:
+                self._deactivate_rule_set(stage)
+                self.out(f"removing {stacks.mail}")
+                self.stacks.remove(stacks.mail)
+                removed.append(stacks.mail)
+            if self.stacks.status(stacks.routing) is not None:
+                self.out(f"removing {stacks.routing} (the teams' queues)")
+                self.stacks.remove(stacks.routing)
+                removed.append(stacks.routing)
+            name = stacks.shared
             self.out(f"removing {name} (the ticket table and the mail bucket are kept)")
             if self.stacks.remove(name):
                 removed.append(name)
         return removed
 
+    def _deactivate_rule_set(self, stage: str) -> None:
+        """SES will not delete the active receipt rule set: when Helpline's is the active
+        one, it is deactivated first (no set is then active; another set of yours was
+        never touched)."""
+        ses = self.session.client("ses")
+        active = (ses.describe_active_receipt_rule_set().get("Metadata") or {}).get("Name")
+        if active == f"helpline-{stage}":
+            self.out(f"deactivating the receipt rule set {active} (SES keeps no mail for it now)")
+            ses.set_active_receipt_rule_set()
+
 
 def _tags(stage: str) -> dict[str, str]:
     return {"app": "helpline", "helpline-stage": stage}
+
+
+# shared stack parameters a redeploy keeps unless given again
+_SHARED_KEPT = ("AlertEmail", "RawMailRetentionDays", "QueueMaxReceiveCount")
+
+
+@dataclass(frozen=True)
+class _StageStacks:
+    stage: str
+
+    @property
+    def shared(self) -> str:
+        return f"helpline-{self.stage}-shared"
+
+    @property
+    def routing(self) -> str:
+        return routing.stack_name(self.stage)
+
+    @property
+    def mail(self) -> str:
+        return f"helpline-{self.stage}-mail"
+
+
+def function_names(template: Mapping[str, Any], stage: str) -> list[str]:
+    """The Lambda function names a packaged template creates for a stage."""
+    names = []
+    for resource in template.get("Resources", {}).values():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            name = resource["Properties"]["FunctionName"]
+            text = name["Fn::Sub"] if isinstance(name, dict) else str(name)
+            names.append(text.replace("${Stage}", stage))
+    return names
 
 
 __all__ = [

@@ -80,7 +80,12 @@ class FunctionSpec:
 _LOGS = Grant("Logs", ("logs:CreateLogStream", "logs:PutLogEvents"), ("logs",), platform=True)
 _SEND_MAIL = Grant("SendMail", ("ses:SendEmail", "ses:SendRawEmail"), ("ses/sender",))
 _ROUTE = Grant("Route", ("sqs:SendMessage",), ("queue/routing",))
-_READ_SECRETS = Grant("ReadSecrets", ("ssm:GetParameter",), ("secrets",))
+# a secret is read where its reference says it lives: an SSM parameter or a Secrets
+# Manager secret (each grant renders only the references of its kind)
+_READ_PARAMETERS = Grant("ReadSecrets", ("ssm:GetParameter",), ("secrets/ssm",))
+_READ_SECRETS = Grant(
+    "ReadManagedSecrets", ("secretsmanager:GetSecretValue",), ("secrets/secretsmanager",)
+)
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
@@ -137,6 +142,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Grant("Lists", ("dynamodb:Query",), ("index/GSI1", "index/GSI2")),
             _ROUTE,
             _SEND_MAIL,
+            _READ_PARAMETERS,
             _READ_SECRETS,
             Grant("Push", ("execute-api:ManageConnections",), ("websocket/connections",)),
             _LOGS,
@@ -170,6 +176,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             ),
             Grant("KeepDeliveries", ("s3:PutObject",), ("bucket/social/raw/",)),
             _ROUTE,
+            _READ_PARAMETERS,
             _READ_SECRETS,
             _LOGS,
         ),
@@ -215,8 +222,11 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             ),
             # surveys that are due to be sent sit in the sparse, sharded SlaDue index too
             Grant("DueSurveys", ("dynamodb:Query",), ("index/SlaDue",)),
+            # survey links are made from the address of the stack's own API
+            Grant("ReadPublicUrl", ("ssm:GetParameter",), ("public-url",)),
             _ROUTE,
             _SEND_MAIL,
+            _READ_PARAMETERS,
             _READ_SECRETS,
             Grant(
                 "ReadStream",

@@ -1,7 +1,7 @@
 """Least-privilege IAM for each function, rendered into its template's role.
 
 A function's access is a list of `Grant`s: IAM actions on named resources ("table",
-"index/SlaDue", "bucket/raw/", "queue/routing", "secrets", ...). `render_policy` turns
+"index/SlaDue", "bucket/raw/", "queue/routing", "secrets/ssm", ...). `render_policy` turns
 them into policy statements with the shared stack's exports, the routing queues that
 infra/shared.yaml defines, the sender identity and the secrets of the config file,
 so a statement never has a `*` action or a bare `*` resource.
@@ -55,9 +55,13 @@ RESOURCES: Mapping[str, str] = {
     "bucket/bodies/": "large message bodies",
     "bucket/social/raw/": "social deliveries as they arrived",
     "ses/sender": "the SES identity of the brand's mail domain",
-    "secrets": "the secrets this function's part of the config references",
+    "secrets/ssm": "the SSM parameters this function's part of the config references",
+    "secrets/secretsmanager": (
+        "the Secrets Manager secrets this function's part of the config references"
+    ),
     "websocket/connections": "connections of the chat WebSocket API",
     "logs": "the function's own log groups",
+    "public-url": "the SSM parameter holding its stack's public REST API address",
     # and "own-queue/<LogicalId>": a queue the function's own stack defines
 }
 
@@ -82,6 +86,8 @@ class PolicyContext:
     log_group_resources: Sequence[str]  # logical ids of the function's log groups
     # ARN of the chat WebSocket API's connections (its own, or the chat stack's export)
     websocket_connections: Any = None
+    # the SSM parameter with the stack's public URL (with ${Stage}), when it has an API
+    public_url_parameter: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -115,12 +121,17 @@ def resource_arns(name: str, context: PolicyContext) -> list[Any]:
         return [{"Fn::Join": ["", [bucket, f"/{name[7:]}*"]]}]
     if name == "ses/sender":
         return [_arn("ses", f"identity/{context.sender_domain}")]
-    if name == "secrets":
-        return [secret_arn(ref) for ref in context.secret_refs]
+    if name.startswith("secrets/"):
+        scheme = name.split("/", 1)[1]
+        return [secret_arn(ref) for ref in context.secret_refs if ref.scheme == scheme]
     if name == "websocket/connections":
         if context.websocket_connections is None:
             raise UnknownResourceError("websocket/connections needs the chat WebSocket API")
         return [context.websocket_connections]
+    if name == "public-url":
+        if context.public_url_parameter is None:
+            return []
+        return [_arn("ssm", "parameter" + context.public_url_parameter)]
     if name == "logs":
         return [cfn.get_att(group, "Arn") for group in context.log_group_resources]
     own = _OWN_QUEUE.match(name)
@@ -199,6 +210,7 @@ class CallMapper:
     bucket: str
     queue_urls: Mapping[str, str]
     secret_names: frozenset[str] = frozenset()
+    public_url_parameters: frozenset[str] = frozenset()
 
     def needs(
         self, service: str, operation: str, params: Mapping[str, Any]
@@ -220,11 +232,15 @@ class CallMapper:
             return {(action, "ses/sender") for action in actions}
         if service == "ssm":
             name = params.get("Name", "")
-            where = "secrets" if name in self.secret_names else f"other:ssm:{name}"
+            if name in self.public_url_parameters:
+                return {(f"ssm:{operation}", "public-url")}
+            where = "secrets/ssm" if name in self.secret_names else f"other:ssm:{name}"
             return {(f"ssm:{operation}", where)}
         if service == "secretsmanager":
             name = params.get("SecretId", "")
-            where = "secrets" if name in self.secret_names else f"other:secret:{name}"
+            where = (
+                "secrets/secretsmanager" if name in self.secret_names else f"other:secret:{name}"
+            )
             return {(f"secretsmanager:{operation}", where)}
         if service == "apigatewaymanagementapi":
             return {("execute-api:ManageConnections", "websocket/connections")}

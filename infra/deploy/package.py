@@ -1,22 +1,26 @@
 """`helpline package`: one Chalice deployment (zip + template) per function, offline.
 
 Chalice ships only `app.py`, `chalicelib/`, `vendor/` and pip requirements, and does
-not follow symlinks. So for each function this copies into its `vendor/` (git-ignored):
-`functions/__init__.py`, `functions/core/`, the function's own package, `templates/`,
-the stage's config file (with its precomputed holiday table) and the runtime
-dependencies, taken from this environment's installed distributions rather than
-pip-installed, so packaging needs no network. boto3 and botocore come from the Lambda
-runtime and are never vendored; neither are tests, caches or dev tools.
+not follow symlinks. So for each function this copies into the `vendor/` of a copy of
+its project: `functions/__init__.py`, `functions/core/`, the function's own package,
+`templates/` and the runtime dependencies, taken from this environment's installed
+distributions rather than pip-installed, so packaging needs no network. boto3 and
+botocore come from the Lambda runtime and are never vendored; neither are tests, caches
+or dev tools.
 
 Then `chalice package --merge-template infra/functions/<name>.yaml` runs (in its own
-process, see chalice_run.py), `assemble` applies the rules every function follows, and
-DIR/<name>/ receives `template.yaml` and `<name>.zip`.
+process, see chalice_run.py) and the zip gets its bytecode: Lambda's /var/task is
+read-only, so a package without .pyc files compiles every module on every cold start.
+Chalice deploys for the Python that runs it, so the bytecode is compiled by this
+interpreter, for that runtime, with unchecked hashes (a zip's timestamps say nothing);
+a copy of our sources is kept next to it for tracebacks.
 
-The zip then gets its bytecode: Lambda's /var/task is read-only, so a package without
-.pyc files compiles every module on every cold start. Chalice deploys for the Python
-that runs it, so the bytecode is compiled by this interpreter, for that runtime, with
-unchecked hashes (a zip's timestamps say nothing); a copy of our sources is kept next
-to it for tracebacks.
+That code build depends only on the sources, so it is kept in a cache keyed by their
+hash (`.helpline/build-cache/`): `helpline dev` and the tests rebuild a function only
+when something that goes into its zip changed. Last, the stage's config file (with its
+precomputed holiday table) is added to a copy of the zip as `config/helpline.yaml`,
+`assemble` applies the rules every function follows to Chalice's template, and
+DIR/<name>/ receives `template.yaml` and `<name>.zip`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import fnmatch
+import hashlib
+import json
 import os
 import platform
 import re
@@ -33,6 +39,7 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -108,30 +115,10 @@ class PackagedFunction:
 # -- what the shared stack and the config give every template ----------------------------
 
 
-def shared_queue_names(template: dict[str, Any] | None = None) -> tuple[tuple[str, ...], str]:
-    """(routing queue name templates, escalation queue name template) from shared.yaml.
-
-    The routing queues are those its RoutingQueueUrls output lists, so a team added there
-    is in every function's policy without a change here.
-    """
+def escalation_queue_name(template: dict[str, Any] | None = None) -> str:
+    """The escalation queue's name template, from infra/shared.yaml."""
     template = template or cfn.load(SHARED_TEMPLATE)
-    urls = template["Outputs"]["RoutingQueueUrls"]["Value"]["Fn::Sub"]
-    names: dict[str, str] = {}
-    for team, logical_id in re.findall(r'"([a-z0-9_-]+)":\s*"\$\{([A-Za-z0-9]+)\}"', urls):
-        queue = template["Resources"][logical_id]
-        names[team] = queue["Properties"]["QueueName"]["Fn::Sub"]
-    if "escalation" not in names:
-        raise PackagingError("infra/shared.yaml's RoutingQueueUrls lists no escalation queue")
-    escalation = names.pop("escalation")
-    return tuple(names.values()), escalation
-
-
-def routing_teams(template: dict[str, Any] | None = None) -> set[str]:
-    template = template or cfn.load(SHARED_TEMPLATE)
-    urls = template["Outputs"]["RoutingQueueUrls"]["Value"]["Fn::Sub"]
-    return {team for team, _ in re.findall(r'"([a-z0-9_-]+)":\s*"\$\{([A-Za-z0-9]+)\}"', urls)} - {
-        "escalation"
-    }
+    return str(template["Resources"]["EscalationQueue"]["Properties"]["QueueName"]["Fn::Sub"])
 
 
 def function_secret_refs(config: Any, spec: FunctionSpec) -> tuple[Any, ...]:
@@ -160,13 +147,16 @@ def lambda_architecture() -> str:
 
 
 def assembly_context(config: Any, spec: FunctionSpec) -> AssemblyContext:
-    routing, escalation = shared_queue_names()
+    """What a function's template is made of besides its app: the config's teams (their
+    queues are in the routing stack), its secrets, the sender's domain."""
+    from infra.deploy import routing
+
     return AssemblyContext(
         architecture=lambda_architecture(),
         sender_domain=config.brand.support_address.split("@", 1)[1],
         secret_refs=function_secret_refs(config, spec),
-        routing_queue_names=routing,
-        escalation_queue_name=escalation,
+        routing_queue_names=routing.queue_names(sorted(config.teams)),
+        escalation_queue_name=escalation_queue_name(),
     )
 
 
@@ -247,10 +237,15 @@ def _copy_distribution(distribution: metadata.Distribution, vendor: Path) -> Non
         shutil.copy2(source, target)
 
 
-def fill_vendor(spec: FunctionSpec, config_path: Path) -> Path:
-    vendor = spec.app_dir / "vendor"
-    if vendor.exists():
-        shutil.rmtree(vendor)
+def project_copy(spec: FunctionSpec, root: Path) -> Path:
+    """The function's Chalice project (app.py, .chalice/config.json) with a filled
+    vendor/, in `root`: the working tree is never written, so packagings of one
+    function in several processes at once cannot collide."""
+    project = root / spec.name
+    (project / ".chalice").mkdir(parents=True)
+    shutil.copy2(spec.app_dir / "app.py", project / "app.py")
+    shutil.copy2(spec.app_dir / ".chalice" / "config.json", project / ".chalice" / "config.json")
+    vendor = project / "vendor"
     package_root = vendor / "functions"
     package_root.mkdir(parents=True)
     shutil.copy2(REPO_ROOT / "functions" / "__init__.py", package_root / "__init__.py")
@@ -258,23 +253,99 @@ def fill_vendor(spec: FunctionSpec, config_path: Path) -> Path:
     # the app's own package; its app.py is the package's top-level app.py already
     _copy_tree(spec.app_dir, package_root / spec.name, skip=("vendor", ".chalice", "app.py"))
     _copy_tree(TEMPLATES_DIR, vendor / "templates")
-    config_dir = vendor / "config"
-    config_dir.mkdir()
-    shutil.copy2(config_path, config_dir / "helpline.yaml")
-    holidays = config_path.with_name(config_path.stem + ".holidays.json")
-    if holidays.is_file():
-        shutil.copy2(holidays, config_dir / "helpline.holidays.json")
     for distribution in runtime_closure():
         _copy_distribution(distribution, vendor)
-    return vendor
+    return project
+
+
+def config_files(config_path: Path) -> list[tuple[str, Path]]:
+    """(name in the zip, file) of the stage's config and its precomputed holiday table."""
+    files = [("config/helpline.yaml", config_path)]
+    holidays = config_path.with_name(config_path.stem + ".holidays.json")
+    if holidays.is_file():
+        files.append(("config/helpline.holidays.json", holidays))
+    return files
+
+
+def with_config(code_zip: Path, target: Path, config_path: Path) -> None:
+    """`target`: the code zip with the stage's config added (what Lambda unpacks)."""
+    shutil.copyfile(code_zip, target)
+    with zipfile.ZipFile(target, "a", zipfile.ZIP_DEFLATED) as archive:
+        for name, source in config_files(config_path):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, source.read_bytes())
+
+
+# -- the code build and its cache ---------------------------------------------------------
+
+CACHE_DIR = REPO_ROOT / ".helpline" / "build-cache"
+KEEP_BUILDS = 3  # per function: an older checkout's build is often wanted again soon
+# the packaging code itself: a change to how zips are made must make new zips
+_BUILD_SOURCES = ("infra/deploy/package.py", "infra/deploy/chalice_run.py")
+
+
+@dataclass(frozen=True)
+class CodeBuild:
+    """A function's zip without its config, and the template Chalice wrote for it."""
+
+    spec: FunctionSpec
+    zip_path: Path
+    chalice_template: Path
+
+
+def _tree_files(root: Path, *, skip: Sequence[str] = ()) -> list[Path]:
+    found = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).parts
+        if not path.is_file() or (relative[:1] and relative[0] in skip):
+            continue
+        if _EXCLUDED_PARTS.intersection(relative) or any(
+            fnmatch.fnmatch(path.name, p) for p in _EXCLUDED_NAMES
+        ):
+            continue
+        found.append(path)
+    return found
+
+
+def code_key(spec: FunctionSpec, stage: str, region: str) -> str:
+    """The hash of everything that goes into a function's code zip and Chalice template."""
+    digest = hashlib.sha256()
+    digest.update(
+        json.dumps(
+            {
+                "python": sys.version,
+                "machine": platform.machine(),
+                "stage": stage,
+                "region": region,
+                "features": list(spec.experimental_features),
+                "distributions": [f"{d.metadata['Name']}=={d.version}" for d in runtime_closure()]
+                + [f"chalice=={metadata.version('chalice')}"],
+            },
+            sort_keys=True,
+        ).encode()
+    )
+    files = [
+        REPO_ROOT / "functions" / "__init__.py",
+        *_tree_files(REPO_ROOT / "functions" / "core"),
+        *_tree_files(spec.app_dir, skip=("vendor",)),
+        *_tree_files(TEMPLATES_DIR),
+        spec.merge_template,
+        *(REPO_ROOT / name for name in _BUILD_SOURCES),
+    ]
+    for path in files:
+        if path.parent.name == "deployments":  # Chalice's own leftovers
+            continue
+        digest.update(str(path.relative_to(REPO_ROOT)).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:24]
 
 
 @contextlib.contextmanager
-def _function_lock(spec: FunctionSpec) -> Iterator[None]:
-    """One packaging of a function at a time: vendor/ is shared by the working tree."""
-    lock_dir = spec.app_dir / ".chalice" / "deployments"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with open(lock_dir / ".helpline-package.lock", "w") as lock:
+def _lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
@@ -282,10 +353,72 @@ def _function_lock(spec: FunctionSpec) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def build_code(
+    spec: FunctionSpec, *, stage: str, region: str, cache_dir: Path | None = CACHE_DIR
+) -> CodeBuild:
+    """The function's code zip (bytecode in, config not yet) and Chalice's template,
+    from the cache when nothing that goes into them changed."""
+    if not spec.merge_template.is_file():
+        raise PackagingError(f"{spec.name}: no merge template at {spec.merge_template}")
+    if (spec.app_dir / "requirements.txt").exists():
+        # Chalice would pip-install it, from the network: dependencies come from here
+        raise PackagingError(
+            f"functions/{spec.name}/requirements.txt exists; packaging copies the runtime "
+            "dependencies from this environment instead: add the distribution to "
+            "RUNTIME_DISTRIBUTIONS in infra/deploy/package.py and remove the file"
+        )
+    if cache_dir is None:
+        target = Path(tempfile.mkdtemp(prefix=f"helpline-{spec.name}-"))
+        return _build_code(spec, stage=stage, region=region, target=target)
+    key = code_key(spec, stage, region)
+    target = cache_dir / f"{spec.name}-{key}"
+    with _lock(cache_dir / f".{spec.name}-{key}.lock"):
+        if not (target / "done").is_file():
+            if target.exists():
+                shutil.rmtree(target)
+            _build_code(spec, stage=stage, region=region, target=target)
+            (target / "done").write_text(key, encoding="utf-8")
+    _prune(cache_dir, spec.name)
+    return _cached(spec, target)
+
+
+def _cached(spec: FunctionSpec, target: Path) -> CodeBuild:
+    template = next(target.glob("sam.*"))
+    return CodeBuild(spec, target / "code.zip", template)
+
+
+def _build_code(spec: FunctionSpec, *, stage: str, region: str, target: Path) -> CodeBuild:
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="helpline-chalice-") as tmp:
+        project = project_copy(spec, Path(tmp) / "projects")
+        built = Path(tmp) / "out"
+        _run_chalice(spec, project, stage, built, region)
+        # Chalice writes sam.yaml when the merge template is YAML, sam.json otherwise
+        written = next(built.glob("sam.*"), None)
+        if written is None:
+            raise PackagingError(f"{spec.name}: chalice package wrote no template")
+        shutil.move(written, target / written.name)
+        shutil.move(built / "deployment.zip", target / "code.zip")
+    add_bytecode(target / "code.zip")
+    check_zip(target / "code.zip")
+    return _cached(spec, target)
+
+
+def _prune(cache_dir: Path, name: str) -> None:
+    """Keep the newest builds of a function; older ones only take disk."""
+    builds = sorted(
+        (p for p in cache_dir.glob(f"{name}-*") if (p / "done").is_file()),
+        key=lambda p: (p / "done").stat().st_mtime,
+        reverse=True,
+    )
+    for old in builds[KEEP_BUILDS:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 # -- chalice package and assembly ------------------------------------------------------------
 
 
-def _run_chalice(spec: FunctionSpec, stage: str, out: Path, region: str) -> None:
+def _run_chalice(spec: FunctionSpec, project: Path, stage: str, out: Path, region: str) -> None:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -295,7 +428,7 @@ def _run_chalice(spec: FunctionSpec, stage: str, out: Path, region: str) -> None
     # the app reads its topic's name at import; the merge template imports the real ARN
     env["HELPLINE_INBOUND_TOPIC"] = f"helpline-{stage}-inbound-mail"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    command = [sys.executable, "-m", "infra.deploy.chalice_run", str(spec.app_dir), str(out)]
+    command = [sys.executable, "-m", "infra.deploy.chalice_run", str(project), str(out)]
     command += ["--stage", stage, "--merge-template", str(spec.merge_template)]
     for feature in spec.experimental_features:
         command += ["--feature", feature]
@@ -386,42 +519,24 @@ def check_zip(path: Path) -> None:
 
 
 def package_function(
-    spec: FunctionSpec, *, stage: str, config_path: Path, out_dir: Path, region: str, config: Any
+    spec: FunctionSpec,
+    *,
+    stage: str,
+    config_path: Path,
+    out_dir: Path,
+    region: str,
+    config: Any,
+    cache_dir: Path | None = CACHE_DIR,
 ) -> PackagedFunction:
-    if not spec.merge_template.is_file():
-        raise PackagingError(f"{spec.name}: no merge template at {spec.merge_template}")
-    if (spec.app_dir / "requirements.txt").exists():
-        # Chalice would pip-install it, from the network: dependencies come from here
-        raise PackagingError(
-            f"functions/{spec.name}/requirements.txt exists; packaging copies the runtime "
-            "dependencies from this environment instead: add the distribution to "
-            "RUNTIME_DISTRIBUTIONS in infra/deploy/package.py and remove the file"
-        )
+    code = build_code(spec, stage=stage, region=region, cache_dir=cache_dir)
     target = out_dir / spec.name
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    with _function_lock(spec), tempfile.TemporaryDirectory(prefix="helpline-chalice-") as tmp:
-        try:
-            fill_vendor(spec, config_path)
-            _run_chalice(spec, stage, Path(tmp) / "out", region)
-        finally:
-            shutil.rmtree(spec.app_dir / "vendor", ignore_errors=True)
-            # Chalice keeps a copy of every zip it built there; ours is in DIR already
-            for cached in (spec.app_dir / ".chalice" / "deployments").glob("*-python*.zip"):
-                cached.unlink(missing_ok=True)
-        built = Path(tmp) / "out"
-        # Chalice writes sam.yaml when the merge template is YAML, sam.json otherwise
-        written = next(built.glob("sam.*"), None)
-        if written is None:
-            raise PackagingError(f"{spec.name}: chalice package wrote no template")
-        merged = cfn.load(written)
-        zip_path = target / f"{spec.name}.zip"
-        shutil.move(built / "deployment.zip", zip_path)
-    add_bytecode(zip_path)
-    check_zip(zip_path)
+    zip_path = target / f"{spec.name}.zip"
+    with_config(code.zip_path, zip_path, config_path)
     template = assemble(
-        merged,
+        cfn.load(code.chalice_template),
         spec,
         assembly_context(config, spec),
         merge_template=cfn.load(spec.merge_template),
@@ -440,25 +555,28 @@ def package_all(
     out_dir: Path,
     region: str = "us-east-1",
     progress: Any = None,
+    cache_dir: Path | None = CACHE_DIR,
 ) -> list[PackagedFunction]:
     from functions.core.config import load_config
 
     config = load_config(config_path)
-    built = []
-    for spec in specs:
-        if progress:
-            progress(f"packaging {spec.name}")
-        built.append(
-            package_function(
-                spec,
-                stage=stage,
-                config_path=config_path,
-                out_dir=out_dir,
-                region=region,
-                config=config,
-            )
+    if progress:
+        progress(f"packaging {', '.join(spec.name for spec in specs)}")
+
+    def one(spec: FunctionSpec) -> PackagedFunction:
+        return package_function(
+            spec,
+            stage=stage,
+            config_path=config_path,
+            out_dir=out_dir,
+            region=region,
+            config=config,
+            cache_dir=cache_dir,
         )
-    return built
+
+    # each build is two subprocesses (chalice package, compileall): one per core
+    with ThreadPoolExecutor(max_workers=max(1, min(len(specs), os.cpu_count() or 1))) as pool:
+        return list(pool.map(one, specs))
 
 
 def human_size(size: int) -> str:

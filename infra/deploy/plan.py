@@ -62,7 +62,9 @@ def plan_data(
         permissions = []
         for grant in spec.grants:
             for resource in grant.resources:
-                if resource == "secrets" and not refs:
+                if resource.startswith("secrets/") and not any(
+                    ref.scheme == resource.split("/", 1)[1] for ref in refs
+                ):
                     continue
                 permissions.append(
                     {

@@ -101,7 +101,12 @@ class Stacks:
         template_body: str | None = None,
         parameters: Mapping[str, str],
         tags: Mapping[str, str] | None = None,
+        keep: Sequence[str] = (),
+        to_import: Sequence[Mapping[str, Any]] = (),
     ) -> Plan:
+        """A change set for the stack. Parameters named in `keep` and not given keep the
+        value the stack has (UsePreviousValue), so a redeploy without --alert-email does
+        not drop the alarm subscription."""
         status = self.status(stack_name)
         if status == "ROLLBACK_COMPLETE":
             raise StackError(
@@ -120,15 +125,24 @@ class Stacks:
         ):
             raise StackError(f"{stack_name} is {status}; wait until it settles")
         change_type = "UPDATE" if status not in (None, "REVIEW_IN_PROGRESS") else "CREATE"
+        if to_import:
+            change_type = "IMPORT"  # resources that exist, taken into the stack as they are
         name = f"helpline-{datetime.now(UTC).strftime('%Y%m%d%H%M%S')}"
         request: dict[str, Any] = {
             "StackName": stack_name,
             "ChangeSetName": name,
             "ChangeSetType": change_type,
             "Capabilities": _CAPABILITIES,
-            "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]
+            + [
+                {"ParameterKey": name, "UsePreviousValue": True}
+                for name in self._previous(stack_name, keep, status)
+                if name not in parameters
+            ],
             "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()],
         }
+        if to_import:
+            request["ResourcesToImport"] = [dict(entry) for entry in to_import]
         if template_url:
             request["TemplateURL"] = template_url
         else:
@@ -147,7 +161,23 @@ class Stacks:
         changes = [
             _change(entry) for entry in _all_changes(self.cfn, stack_name, change_set_id, described)
         ]
+        if change_type == "UPDATE" and not changes:
+            # parameters kept as they were (UsePreviousValue) and the same template
+            self._delete_change_set(stack_name, change_set_id)
+            return Plan(stack_name, None, change_type, note="no changes")
         return Plan(stack_name, change_set_id, change_type, changes)
+
+    def _previous(self, stack_name: str, names: Sequence[str], status: str | None) -> list[str]:
+        """Of `names`, the parameters the existing stack has (a new one has none)."""
+        if not names or status in (None, "REVIEW_IN_PROGRESS"):
+            return []
+        stack = self.cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+        present = {p["ParameterKey"] for p in stack.get("Parameters", [])}
+        return [name for name in names if name in present]
+
+    def parameters(self, stack_name: str) -> dict[str, str]:
+        stack = self.cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+        return {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
 
     def _wait_for_change_set(self, stack_name: str, change_set_id: str) -> dict[str, Any]:
         deadline = time.monotonic() + min(self.waits.timeout_seconds, 600)

@@ -1,12 +1,13 @@
 """WebSocket chat on the local stack, shaped like API Gateway's WebSocket API.
 
-`chalice local` has no WebSocket support, so this bridge does what API Gateway does:
-each connection, frame and close becomes the `$connect`, `$default` or `$disconnect`
-event (same requestContext fields) and is handed to chat_ws's real handlers; a
-non-200 from `$connect` refuses the handshake. It also answers the Management API
-(`POST/GET/DELETE /@connections/{id}`) on the same port, so the handlers' pushes,
-made with boto3 against AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI, reach real sockets,
-and a push to a closed connection gets API Gateway's 410 GoneException.
+This bridge does what API Gateway does with the chat stack's WebSocket API: each
+connection, frame and close becomes the `$connect`, `$default` or `$disconnect` event
+(same requestContext fields) and invokes the function the API's route names (the
+packaged chat_ws, in its own processes); a non-200 from `$connect` refuses the
+handshake. It also answers the Management API (`POST/GET/DELETE
+/{api}/{stage}/@connections/{id}`) on the stack's internal port, where the functions'
+HELPLINE_CHAT_MANAGEMENT_URL points, so their pushes reach real sockets, and a push to
+a closed connection gets API Gateway's 410 GoneException.
 """
 
 from __future__ import annotations
@@ -25,16 +26,15 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from infra.local.ses import LambdaContext
+from infra.local.deployment import WebSocketApi
+from infra.local.lambdas import Invocation
 
 log = logging.getLogger("helpline.dev.chat")
-API_ID = "localchat"
-STAGE = "local"
 # API Gateway accepts messages up to 128 KB; a little more here, so an oversized
 # message reaches the handler and is refused with an error event, like the real thing
 MAX_MESSAGE_BYTES = 256 * 1024
 
-Handler = Callable[[dict[str, Any], Any], Any]
+Invoke = Callable[[str, dict[str, Any]], Invocation]
 
 
 def new_connection_id() -> str:
@@ -43,16 +43,9 @@ def new_connection_id() -> str:
 
 
 class ChatBridge:
-    def __init__(
-        self,
-        *,
-        connect: Handler,
-        message: Handler,
-        disconnect: Handler,
-        host: str,
-        workers: int = 8,
-    ) -> None:
-        self.handlers = {"$connect": connect, "$default": message, "$disconnect": disconnect}
+    def __init__(self, *, api: WebSocketApi, invoke: Invoke, host: str, workers: int = 8) -> None:
+        self.api = api
+        self.invoke = invoke
         self.host = host
         self.sockets: dict[str, web.WebSocketResponse] = {}
         self.connected_at: dict[str, float] = {}
@@ -60,11 +53,16 @@ class ChatBridge:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chat_ws")
 
     def routes(self) -> list[web.RouteDef]:
+        """The public side: where browsers connect."""
+        return [web.get("/chat", self.websocket)]
+
+    def management_routes(self) -> list[web.RouteDef]:
+        """The Management API, for the internal port only: the functions push through it."""
+        prefix = f"/{self.api.api_id}/{self.api.stage}/@connections/{{connection_id}}"
         return [
-            web.get("/chat", self.websocket),
-            web.post("/@connections/{connection_id}", self.post_to_connection),
-            web.get("/@connections/{connection_id}", self.get_connection),
-            web.delete("/@connections/{connection_id}", self.delete_connection),
+            web.post(prefix, self.post_to_connection),
+            web.get(prefix, self.get_connection),
+            web.delete(prefix, self.delete_connection),
         ]
 
     def _event(
@@ -86,14 +84,14 @@ class ChatBridge:
                 "extendedRequestId": uuid.uuid4().hex,
                 "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
                 "messageDirection": "IN",
-                "stage": STAGE,
+                "stage": self.api.stage,
                 "connectedAt": int(self.connected_at.get(connection_id, time.time()) * 1000),
                 "requestTimeEpoch": int(now.timestamp() * 1000),
                 "identity": {"sourceIp": source_ip, "userAgent": user_agent},
                 "requestId": uuid.uuid4().hex,
                 "domainName": self.host,
                 "connectionId": connection_id,
-                "apiId": API_ID,
+                "apiId": self.api.api_id,
             },
             "isBase64Encoded": False,
         }
@@ -108,16 +106,16 @@ class ChatBridge:
         return event
 
     async def _invoke(self, route: str, event: dict[str, Any]) -> dict[str, Any]:
-        handler = self.handlers[route]
+        function = self.api.routes.get(route) or self.api.routes.get("$default")
+        if function is None:
+            return {"statusCode": 200}  # no integration for the route: API Gateway drops it
         loop = asyncio.get_running_loop()
-        try:
-            result = await loop.run_in_executor(
-                self._pool, handler, event, LambdaContext(f"chat_ws{route}")
-            )
-        except Exception:
-            # API Gateway answers an internal error; the handler's logs say why
-            log.exception("chat_ws %s failed", route)
+        invocation = await loop.run_in_executor(self._pool, self.invoke, function, event)
+        if not invocation.ok:
+            # API Gateway answers an internal error; the function's log says why
+            log.error("chat %s (%s) failed: %s", route, function, invocation.error_text())
             return {"statusCode": 500}
+        result = invocation.result
         return result if isinstance(result, dict) else {"statusCode": 200}
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:

@@ -75,11 +75,14 @@ class AsyncInvoker:
             for attempt in range(1, self.max_attempts + 1):
                 record.attempts = attempt
                 try:
-                    record.result = self.handler(event, LambdaContext(self.function_name))
+                    context = LambdaContext(self.function_name)
+                    context.aws_request_id = record.request_id
+                    record.result = self.handler(event, context)
                     record.error = None
                     return
                 except Exception as exc:
-                    record.error = f"{type(exc).__name__}: {exc}"
+                    # a packaged function's failure carries Lambda's errorType
+                    record.error = f"{getattr(exc, 'error_type', type(exc).__name__)}: {exc}"
                     log.warning(
                         "%s attempt %d failed: %s", self.function_name, attempt, record.error
                     )
@@ -100,7 +103,6 @@ class AsyncInvoker:
                 "RequestID": {"DataType": "String", "StringValue": record.request_id},
                 "ErrorCode": {"DataType": "String", "StringValue": error_code[:200] or "Unhandled"},
                 "ErrorMessage": {"DataType": "String", "StringValue": error_message[:1000] or "-"},
-                "Function": {"DataType": "String", "StringValue": self.function_name},
             },
         )
         record.dead_lettered = True

@@ -117,6 +117,14 @@ class DevProcess:
         assert self.process is not None
         return self.process.pid
 
+    def iam_denials(self) -> list[dict[str, Any]]:
+        """Every AWS call a function made that its role's policy does not allow."""
+        path = self.state_dir / "lambda" / "iam-denials.jsonl"
+        if not path.is_file():
+            return []
+        text = path.read_text(encoding="utf-8")
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
     def log_tail(self) -> str:
         """The stack's last lines of output (its warnings and errors)."""
         return "\n".join(self._tail)

@@ -85,29 +85,53 @@ def load_template(path: Path = SHARED_TEMPLATE) -> dict[str, Any]:
     return loaded
 
 
-def create_shared_stack(
-    session: Any, *, stage: str = "dev", template: Path = SHARED_TEMPLATE
-) -> SharedResources:
-    """Create (or reuse) the shared stack in the account `session` points at."""
-    cloudformation = session.client("cloudformation")
-    stack_name = f"helpline-{stage}-shared"
+DEMO_TEAMS = ("english", "spanish", "russian", "arabic")  # infra/config/demo.yaml's
+
+
+def _create_stack(cloudformation: Any, name: str, body: str, stage: str) -> dict[str, str]:
+    """Create the stack unless it exists; its outputs."""
     existing = {
-        s["StackName"]: s
+        s["StackName"]
         for s in cloudformation.describe_stacks().get("Stacks", [])
         if s.get("StackStatus") != "DELETE_COMPLETE"
     }
-    if stack_name not in existing:
+    if name not in existing:
         cloudformation.create_stack(
-            StackName=stack_name,
-            TemplateBody=template.read_text(encoding="utf-8"),
+            StackName=name,
+            TemplateBody=body,
             Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}],
             Capabilities=["CAPABILITY_IAM"],
         )
         cloudformation.get_waiter("stack_create_complete").wait(
-            StackName=stack_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+            StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
         )
-    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def create_shared_stack(
+    session: Any,
+    *,
+    stage: str = "dev",
+    template: Path = SHARED_TEMPLATE,
+    teams: tuple[str, ...] = DEMO_TEAMS,
+) -> SharedResources:
+    """Create (or reuse) the shared stack and the teams' routing stack in the account
+    `session` points at, from the same templates `helpline deploy` creates."""
+    from infra.deploy import routing
+
+    cloudformation = session.client("cloudformation")
+    stack_name = f"helpline-{stage}-shared"
+    outputs = _create_stack(cloudformation, stack_name, template.read_text(encoding="utf-8"), stage)
+    routing_outputs = _create_stack(
+        cloudformation,
+        routing.stack_name(stage),
+        json.dumps(routing.template(teams)),
+        stage,
+    )
+    queue_urls = json.loads(
+        routing.queue_urls_parameter(routing_outputs, outputs["EscalationQueueUrl"])
+    )
     resources = SharedResources(
         stack_name=stack_name,
         stage=stage,
@@ -117,16 +141,17 @@ def create_shared_stack(
         inbound_topic_arn=outputs["InboundMailTopicArn"],
         mail_dlq_url=outputs["InboundMailDeadLetterQueueUrl"],
         alarm_topic_arn=outputs["AlarmTopicArn"],
-        queue_urls=json.loads(outputs["RoutingQueueUrls"]),
+        queue_urls=queue_urls,
         stream_dlq_url=outputs.get("StreamDeadLetterQueueUrl", ""),
     )
     apply_template_gaps(session, resources, load_template(template))
+    apply_template_gaps(session, resources, routing.template(teams))
     return resources
 
 
 def apply_template_gaps(session: Any, resources: SharedResources, template: dict[str, Any]) -> None:
     """Apply what moto's CloudFormation ignores (TTL, alarms), read from the template."""
-    table = template["Resources"]["TicketTable"]["Properties"]
+    table = (template["Resources"].get("TicketTable") or {}).get("Properties") or {}
     ttl = table.get("TimeToLiveSpecification") or {}
     if ttl.get("Enabled"):
         dynamodb = session.client("dynamodb")
@@ -140,11 +165,14 @@ def apply_template_gaps(session: Any, resources: SharedResources, template: dict
 
 
 def _resolve(value: Any, template: dict[str, Any], context: dict[str, str]) -> Any:
-    """Resolve the few intrinsics the alarms use: Ref, Sub and GetAtt Queue.QueueName."""
+    """Resolve the few intrinsics the alarms use: Ref, Sub, the alarm topic's import and
+    GetAtt Queue.QueueName."""
     if isinstance(value, dict) and len(value) == 1:
         ((name, argument),) = value.items()
         if name == "Ref":
             return context.get(argument, argument)
+        if name == "Fn::ImportValue":
+            return context["AlarmTopic"]
         if name == "Fn::Sub":
             text = str(argument)
             for key, replacement in context.items():
@@ -248,15 +276,21 @@ def create_demo_secrets(session: Any, config: Any) -> dict[str, str]:
     return values
 
 
-def config_with_fake_platforms(source: Path, folder: Path, base_url: str) -> Path:
+def config_with_fake_platforms(
+    source: Path, folder: Path, base_url: str, *, survey_links: bool = True
+) -> Path:
     """A copy of a config whose social platforms send to `base_url`/fake/<platform>
-    (the local stack's fake platform API) instead of the real APIs."""
+    (the local stack's fake platform API) instead of the real APIs. With `survey_links`
+    survey links go to `base_url` too; the local stack leaves them to the survey
+    function's own API address, as a deployment does."""
     import shutil
 
     data = yaml.safe_load(source.read_text(encoding="utf-8"))
     surveys = data.get("surveys") or {}
-    if surveys:
-        surveys["base_url"] = base_url  # the answer links open this stack's /survey pages
+    if surveys and survey_links:
+        surveys["base_url"] = base_url  # the answer links open these /survey pages
+    elif surveys:
+        surveys.pop("base_url", None)
     social = data.get("social") or {}
     if social.get("meta"):
         social["meta"]["graph_base_url"] = f"{base_url}/fake/graph"

@@ -1,18 +1,23 @@
-"""`helpline dev`: the whole system on a laptop, on 127.0.0.1 only.
+"""`helpline dev`: the whole system on a laptop, on 127.0.0.1 only, running what ships.
 
 - an embedded AWS: moto's ThreadedMotoServer, with the shared resources created from
   infra/shared.yaml through its CloudFormation;
-- an SMTP listener that does what SES receiving does (store the raw mail in the bucket,
-  notify email_ingest) through Lambda-like asynchronous invocation with retries and a
-  dead-letter queue;
-- an HTTP server with the ticket pages and the small API the CLI uses.
-
-The functions run in this process, invoked through their real Chalice entry points.
+- the functions as `helpline package` builds them: each zip unpacked and run in worker
+  processes of its own with the handler, environment and role policy its translated
+  template gives it (lambdas.py, deployment.py), every AWS call checked against that
+  policy;
+- their triggers, from the same templates: SES receiving as an SMTP listener (raw mail
+  to the bucket, the receipt notification to email_ingest through Lambda-like
+  asynchronous invocation with retries and a dead-letter queue), the REST APIs and the
+  chat WebSocket API on one HTTP port, the table stream mapping with its filters, and
+  the schedules;
+- the ticket pages and the small API the CLI uses.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -30,6 +35,8 @@ from infra.local.state import DevState, local_aws_environment, remove_state, wri
 
 log = logging.getLogger("helpline.dev")
 HOST = "127.0.0.1"
+STAGE = "dev"
+REGION = "us-east-1"
 
 
 def free_port() -> int:
@@ -51,6 +58,15 @@ class DevOptions:
     extra_env: dict[str, str] = field(default_factory=dict)
     chat_tick_seconds: float = 15.0  # how often the chat housekeeping schedule fires
     sla_tick_seconds: float = 60.0  # the SLA timer's schedule (every minute, as deployed)
+    survey_tick_seconds: float = 15.0  # the due-surveys schedule
+
+    def schedule_seconds(self, spec_name: str, default: float) -> float:
+        """Local schedules may run faster than the template's rate (chat and surveys)."""
+        return {
+            "chat_ws": self.chat_tick_seconds,
+            "sla_timer": self.sla_tick_seconds,
+            "survey": self.survey_tick_seconds,
+        }.get(spec_name, default)
 
 
 class DevStack:
@@ -64,11 +80,14 @@ class DevStack:
         self._runner: Any = None
         self._invokers: list[Any] = []
         self._stop = threading.Event()
+        self.internal_port = free_port()  # the Management API, never the public port
         self._bridge: Any = None
-        self._poller: Any = None
-        self.survey_app: Any = None
+        self._pollers: list[Any] = []
         self._timers: list[threading.Thread] = []
         self.secrets: dict[str, str] = {}
+        self.lambdas: Any = None
+        self.deployments: list[Any] = []
+        self._internal_runner: Any = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -104,6 +123,7 @@ class DevStack:
             Path(self.options.config_path),
             Path(self.options.state_dir) / "config",
             f"http://{HOST}:{self.http_port}",
+            survey_links=False,  # the survey function's template gives it its address
         )
         config = load_config(self.effective_config)
         self.config = config
@@ -113,9 +133,10 @@ class DevStack:
         # 1. the embedded AWS
         from moto.server import ThreadedMotoServer
 
-        from infra.local import moto_patches
+        from infra.local import account, moto_patches
 
         moto_patches.install()
+        account.install()
         self._moto = ThreadedMotoServer(ip_address=HOST, port=self.aws_port, verbose=False)
         self._moto.start()
         self.aws_endpoint = f"http://{HOST}:{self.aws_port}"
@@ -130,19 +151,12 @@ class DevStack:
         from infra.local.resources import create_shared_stack, verify_sender_domain
 
         aws_clients.reset_clients()
-        if self.options.faults:
-            from infra.local.faults import FaultInjector
-
-            injector = FaultInjector.parse(self.options.faults)
-            aws_clients.add_session_hook(injector.install)
-            log.warning(
-                "injecting faults into the functions' AWS calls: %s", ", ".join(self.options.faults)
-            )
         session = boto3.session.Session()
+        self.session = session
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             logging.getLogger("moto").setLevel(logging.ERROR)
-            self.resources = create_shared_stack(session, stage="dev")
+            self.resources = create_shared_stack(session, stage=STAGE, teams=tuple(config.teams))
         domains = {
             config.brand.message_id_domain,
             *(a.split("@", 1)[1] for a in config.email.addresses),
@@ -151,62 +165,16 @@ class DevStack:
             verify_sender_domain(session, domain)
         self.function_env = self.resources.environment(config_path=self.effective_config)
         http = f"http://{HOST}:{self.http_port}"
-        # chat_ws pushes through the Management API, which this stack answers itself
-        self.function_env["AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"] = http
-        self.function_env["HELPLINE_CHAT_WS_URL"] = f"ws://{HOST}:{self.http_port}/chat"
-        os.environ.update(self.function_env)
         from infra.local.resources import create_demo_secrets
 
         self.secrets = create_demo_secrets(session, config)
 
-        # 2. the functions, through their real entry points
-        from functions.email_ingest import app as email_app
-        from functions.email_ingest import wiring as email_wiring
-        from infra.local.invoker import AsyncInvoker
-
-        email_wiring.use(None)
-        self.email_invoker = AsyncInvoker(
-            "email_ingest",
-            email_app.on_inbound_mail,
-            dlq_url=self.resources.mail_dlq_url,
-            sqs_client=session.client("sqs"),
-            retry_delays=self.options.retry_delays,
-        )
-        self._invokers.append(self.email_invoker)
-
-        from functions.chat_ws import app as chat_app
-        from functions.chat_ws import wiring as chat_wiring
-        from functions.social_dm import app as social_app
-        from functions.social_dm import wiring as social_wiring
-
-        chat_wiring.use(None)
-        social_wiring.use(None)
-        self.chat_app = chat_app
-        self.social_app = social_app
-        if config.surveys.enabled:
-            from functions.survey import app as survey_app
-            from functions.survey import wiring as survey_wiring
-            from infra.local.streams import StreamPoller
-
-            survey_wiring.use(None)
-            self.survey_app = survey_app
-            self._poller = StreamPoller(
-                streams_client=session.client("dynamodbstreams"),
-                stream_arn=self.resources.table_stream_arn,
-                handler=survey_app.on_ticket_change,
-                sqs_client=session.client("sqs"),
-                dlq_url=self.resources.stream_dlq_url or None,
-            )
-            self._poller.start()
-            self._every(self.options.chat_tick_seconds, "survey schedule", survey_wiring.send_due)
-        from functions.sla_timer import wiring as sla_wiring
-
-        sla_wiring.use(None)
-        self._every(self.options.sla_tick_seconds, "SLA pass", sla_wiring.run)
-        if config.chat.enabled:
-            self._every(
-                self.options.chat_tick_seconds, "chat housekeeping", chat_wiring.housekeeping
-            )
+        # 2. the functions, as packaged, deployed from their templates
+        self._deploy_functions(session, http)
+        # what the CLI (and this process's pages) use to reach the chat Management API
+        self.function_env["AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"] = self.management_url
+        self.function_env["HELPLINE_CHAT_WS_URL"] = f"ws://{HOST}:{self.http_port}/chat"
+        os.environ.update(self.function_env)
 
         # 3. SES receiving, as an SMTP server
         from aiosmtpd.controller import Controller
@@ -225,7 +193,142 @@ class DevStack:
             handler, hostname=HOST, port=self.smtp_port, server_hostname="helpline.local"
         )
         self._smtp.start()
-        self.session = session
+
+    def _deploy_functions(self, session: Any, http: str) -> None:
+        from infra.local import artifacts
+        from infra.local.deployment import LocalContext, deploy
+        from infra.local.invoker import AsyncInvoker
+        from infra.local.lambdas import LambdaService, RuntimeSettings, handler
+
+        state_dir = Path(self.options.state_dir)
+        log.info("packaging the functions (cached until their sources change)")
+        built = artifacts.build(
+            stage=STAGE,
+            region=REGION,
+            config_path=self.effective_config,
+            out_dir=state_dir / "lambda",
+            progress=lambda line: log.info("%s", line),
+        )
+        account = session.client("sts").get_caller_identity()["Account"]
+        exports = _exports(session.client("cloudformation"))
+        secret_arns = {
+            s["Name"]: s["ARN"]
+            for s in session.client("secretsmanager").list_secrets().get("SecretList", [])
+        }
+        self.lambdas = LambdaService(
+            RuntimeSettings(
+                runtime_site=artifacts.runtime_site(),
+                work_dir=state_dir / "lambda",
+                account=account,
+                region=REGION,
+                aws_environment={"AWS_ENDPOINT_URL": self.aws_endpoint},
+                faults=list(self.options.faults),
+                secret_arns=secret_arns,
+                echo=lambda line: print(line, file=sys.stderr, flush=True),
+            )
+        )
+        if self.options.faults:
+            log.warning(
+                "injecting faults into the functions' AWS calls: %s", ", ".join(self.options.faults)
+            )
+        self.management_url = f"http://{HOST}:{self.internal_port}"
+        for artifact in built:
+            context = LocalContext(
+                stack_name=artifact.spec.stack_name(STAGE),
+                region=REGION,
+                account=account,
+                parameters={
+                    "Stage": STAGE,
+                    "LogLevel": "INFO" if self.options.verbose else "WARNING",
+                    "RoutingQueueUrls": json.dumps(self.resources.queue_urls, sort_keys=True),
+                },
+                exports=exports,
+                rest_url=http,
+                websocket_url=f"ws://{HOST}:{self.http_port}/chat",
+                management_url=self.management_url,
+            )
+            deployment = deploy(
+                artifact.template,
+                context,
+                spec_name=artifact.spec.name,
+                task_root=artifact.task_root,
+            )
+            self.deployments.append(deployment)
+            for function in deployment.functions:
+                self.lambdas.add(function)
+            for name, value in deployment.ssm_parameters.items():
+                session.client("ssm").put_parameter(
+                    Name=name, Value=value, Type="String", Overwrite=True
+                )
+
+        sqs = session.client("sqs")
+        queue_urls = _queue_urls(sqs)
+        self._invokers = []
+        self.email_invoker: Any = None
+        for deployment in self.deployments:
+            for topic, function in deployment.subscriptions:
+                spec = self.lambdas.function(function)
+                invoker = AsyncInvoker(
+                    function,
+                    handler(self.lambdas, function),
+                    dlq_url=queue_urls.get(spec.dead_letter_arn or ""),
+                    sqs_client=sqs,
+                    max_attempts=1 + max(0, spec.async_retries),
+                    retry_delays=self.options.retry_delays,
+                )
+                self._invokers.append(invoker)
+                if topic == self.resources.inbound_topic_arn:
+                    self.email_invoker = invoker
+            for schedule in deployment.schedules:
+                seconds = self.options.schedule_seconds(deployment.spec_name, schedule.seconds)
+                self._every(seconds, schedule.function, self._scheduled(schedule, account))
+            for mapping in deployment.streams:
+                self._pollers.append(self._stream(session, mapping, queue_urls))
+        for poller in self._pollers:
+            poller.start()
+
+    def _scheduled(self, schedule: Any, account: str) -> Any:
+        """What EventBridge hands the function on each tick of its rule."""
+        import uuid
+        from datetime import UTC, datetime
+
+        def fire() -> None:
+            event = {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "account": account,
+                "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "region": REGION,
+                "resources": [schedule.rule],
+                "detail": {},
+            }
+            invocation = self.lambdas.invoke(schedule.function, event)
+            if not invocation.ok:
+                log.error("%s failed: %s", schedule.function, invocation.error_text())
+
+        return fire
+
+    def _stream(self, session: Any, mapping: Any, queue_urls: dict[str, str]) -> Any:
+        from infra.local.lambdas import handler
+        from infra.local.streams import StreamPoller
+
+        function = self.lambdas.function(mapping.function)
+        return StreamPoller(
+            streams_client=session.client("dynamodbstreams"),
+            stream_arn=mapping.stream_arn,
+            handler=handler(self.lambdas, mapping.function),
+            sqs_client=session.client("sqs"),
+            dlq_url=queue_urls.get(mapping.on_failure_arn or ""),
+            filters=mapping.filters,
+            batch_size=mapping.batch_size,
+            bisect=mapping.bisect_on_error,
+            # -1 is "until the record expires"; locally a few tries show the same thing
+            max_attempts=mapping.max_retries + 1 if mapping.max_retries >= 0 else 10,
+            function_arn=f"arn:aws:lambda:{REGION}:{self.lambdas.settings.account}:function:{function.name}",
+            start_at="LATEST",
+        )
 
     def _every(self, seconds: float, name: str, job: Any) -> None:
         """What an EventBridge schedule does for a function: call it on a timer."""
@@ -242,6 +345,8 @@ class DevStack:
         self._timers.append(thread)
 
     def _deliver_mail(self, event: dict[str, Any]) -> None:
+        if self.email_invoker is None:
+            raise RuntimeError("no function subscribes to the inbound mail topic")
         record = self.email_invoker.invoke(event)
 
         def report() -> None:
@@ -271,8 +376,10 @@ class DevStack:
 
         from functions.core import wiring
         from functions.core.tickets import TicketService
-        from functions.email_ingest import wiring as email_wiring
         from infra.admin import Admin
+        from infra.local.chat_bridge import ChatBridge
+        from infra.local.fake_platforms import FakePlatforms
+        from infra.local.gateway import RestGateway
         from infra.local.outbox import Outbox
         from infra.local.web import WebApp
 
@@ -283,22 +390,16 @@ class DevStack:
             senders=components.senders,
             renderer=components.renderer,
         )
-        from functions.social_dm import wiring as social_wiring
-        from functions.survey import wiring as survey_wiring
-
+        # the quarantine page lists what is kept; replaying is the CLI's
         admin = Admin(
             store=components.store,
-            email=email_wiring.service(),
+            email=None,
             sqs_client=self.session.client("sqs"),
             mail_dlq_url=self.resources.mail_dlq_url,
-            social=social_wiring.service(),
-            survey=survey_wiring.service() if self.config.surveys.enabled else None,
             stream_dlq_url=self.resources.stream_dlq_url or None,
             blobs=components.blobs,
         )
         self.outbox = Outbox()
-        from infra.local.fake_platforms import FakePlatforms
-
         instagram_tokens = {
             self.secrets[str(ref)]: "instagram"
             for ref in self.config.social.accounts(Channel.INSTAGRAM).values()
@@ -306,29 +407,22 @@ class DevStack:
         }
         self.fake_platforms = FakePlatforms(instagram_tokens)
         self.outbox.extra_sources.append(self.fake_platforms)
-        from infra.local.chat_bridge import ChatBridge
-        from infra.local.gateway import ChaliceRoutes
-
-        self._bridge = ChatBridge(
-            connect=self.chat_app.connect,
-            message=self.chat_app.message,
-            disconnect=self.chat_app.disconnect,
-            host=f"{HOST}:{self.http_port}",
+        gateway = RestGateway(
+            [api for d in self.deployments for api in d.rest_apis],
+            self.lambdas.invoke,
+            account=self.lambdas.settings.account,
         )
-        chat_routes = ChaliceRoutes(self.chat_app.app, name="chat_ws")
-        social_routes = ChaliceRoutes(self.social_app.app, name="social_dm")
-        survey_routes = (
-            [
-                web.get(
-                    "/survey/{token}", ChaliceRoutes(self.survey_app.app, name="survey").handle
-                ),
-                web.post(
-                    "/survey/{token}", ChaliceRoutes(self.survey_app.app, name="survey").handle
-                ),
-            ]
-            if self.survey_app is not None
-            else []
-        )
+        websocket_apis = [api for d in self.deployments for api in d.websocket_apis]
+        extra_routes = [*gateway.routes(), *self.fake_platforms.routes()]
+        internal_routes: list[Any] = []
+        if websocket_apis:
+            self._bridge = ChatBridge(
+                api=websocket_apis[0],
+                invoke=self.lambdas.invoke,
+                host=f"{HOST}:{self.http_port}",
+            )
+            extra_routes += self._bridge.routes()
+            internal_routes += self._bridge.management_routes()
         webapp = WebApp(
             store=components.store,
             tickets=tickets,
@@ -339,30 +433,27 @@ class DevStack:
                 "smtp_port": self.smtp_port,
                 "widget_url": "/chat/widget.js",
             },
-            extra_routes=[
-                *self._bridge.routes(),
-                web.post("/chat/session", chat_routes.handle),
-                web.options("/chat/session", chat_routes.handle),
-                web.get("/chat/widget.js", chat_routes.handle),
-                web.get("/webhooks/meta", social_routes.handle),
-                web.post("/webhooks/meta", social_routes.handle),
-                web.post("/webhooks/telegram", social_routes.handle),
-                web.get("/webhooks/x", social_routes.handle),
-                web.post("/webhooks/x", social_routes.handle),
-                *self.fake_platforms.routes(),
-                *survey_routes,
-            ],
+            extra_routes=extra_routes,
             agents=self._agent_tokens,
         )
         self._runner = web.AppRunner(webapp.application(), access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, HOST, self.http_port)
-        await site.start()
+        await web.TCPSite(self._runner, HOST, self.http_port).start()
+        internal = web.Application(client_max_size=256 * 1024)
+        internal.add_routes(internal_routes)
+        self._internal_runner = web.AppRunner(internal, access_log=None)
+        await self._internal_runner.setup()
+        await web.TCPSite(self._internal_runner, HOST, self.internal_port).start()
 
     def _agent_tokens(self, email: str | None) -> Any:
         """The agent console's sign-in on the local stack: the config's agents, and a
         token for one of them (what `helpline agents token EMAIL` prints)."""
-        from functions.chat_ws import wiring as chat_wiring
+        from datetime import timedelta
+
+        from functions.chat_ws.service import AGENT_PURPOSE
+        from functions.core.errors import NotFoundError
+        from functions.core.timeutil import utcnow
+        from functions.core.tokens import sign
 
         if email is None:
             return [
@@ -374,10 +465,18 @@ class DevStack:
                 }
                 for a in self.config.agents
             ]
-        return {
-            "token": chat_wiring.service().agent_token(email),
-            "ws_url": f"ws://{HOST}:{self.http_port}/chat",
-        }
+        agent = self.config.agent(email)
+        if agent is None or self.config.chat.agent_secret is None:
+            raise NotFoundError(f"{email} is not an agent in the config")
+        secret = self.secrets[str(self.config.chat.agent_secret)].encode("utf-8")
+        token = sign(
+            AGENT_PURPOSE,
+            {"agent": agent.email},
+            secret=secret,
+            now=utcnow(),
+            ttl=timedelta(hours=12),
+        )
+        return {"token": token, "ws_url": f"ws://{HOST}:{self.http_port}/chat"}
 
     def _webhook_secrets(self) -> dict[str, str]:
         """The demo secrets a person needs to sign test deliveries with curl."""
@@ -405,6 +504,9 @@ class DevStack:
             environment=self.function_env,
             extra={
                 "chat_ws_url": f"ws://{HOST}:{self.http_port}/chat",
+                "management_url": self.management_url,
+                "functions": sorted(self.lambdas.functions),
+                "lambda_dir": str(Path(self.options.state_dir) / "lambda"),
                 "secrets": self.secrets,
                 **self._webhook_secrets(),
             },
@@ -428,8 +530,8 @@ class DevStack:
     async def _shutdown(self) -> None:
         remove_state(self.options.state_dir)
         self._stop.set()
-        if self._poller is not None:
-            self._poller.stop()
+        for poller in self._pollers:
+            poller.stop()
         if self._bridge is not None:
             await self._bridge.close_all()
         if self._smtp is not None:
@@ -437,14 +539,33 @@ class DevStack:
         loop = asyncio.get_running_loop()
         for invoker in self._invokers:
             await loop.run_in_executor(None, invoker.shutdown)
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self.lambdas is not None:
+            await loop.run_in_executor(None, self.lambdas.stop)
+        for runner in (self._runner, self._internal_runner):
+            if runner is not None:
+                await runner.cleanup()
         if self._moto is not None:
             self._moto.stop()
 
 
 class _StartupError(RuntimeError):
     pass
+
+
+def _exports(cloudformation: Any) -> dict[str, str]:
+    exports: dict[str, str] = {}
+    for page in cloudformation.get_paginator("list_exports").paginate():
+        exports.update({e["Name"]: e["Value"] for e in page.get("Exports", [])})
+    return exports
+
+
+def _queue_urls(sqs: Any) -> dict[str, str]:
+    """Queue ARN -> URL, for dead-letter and on-failure destinations named by ARN."""
+    found = {}
+    for url in sqs.list_queues(MaxResults=1000).get("QueueUrls", []):
+        account, name = url.rstrip("/").split("/")[-2:]
+        found[f"arn:aws:sqs:{REGION}:{account}:{name}"] = url
+    return found
 
 
 def _require_free(port: int) -> None:

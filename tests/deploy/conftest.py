@@ -38,9 +38,11 @@ class MotoServer:
     def __init__(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        from infra.local import account
         from tests.deploy import moto_gaps
 
         moto_gaps.install()
+        account.install(account.AccountSettings())  # a new account: quota 1000, SES sandbox
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.server.start()
         host, port = self.server.get_host_and_port()

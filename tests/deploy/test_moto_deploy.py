@@ -110,7 +110,7 @@ def test_the_deploy_creates_every_stack_and_prints_the_endpoints(deployed, prese
         s["StackName"]: s["StackStatus"]
         for s in session.client("cloudformation").describe_stacks()["Stacks"]
     }
-    expected = ["helpline-test-shared", "helpline-test-mail"] + [
+    expected = ["helpline-test-shared", "helpline-test-routing", "helpline-test-mail"] + [
         spec.stack_name(STAGE) for spec in present
     ]
     for name in expected:
@@ -126,14 +126,21 @@ def test_functions_get_the_shared_resources_in_their_environment(deployed, deplo
     session, _ = deployed
     lam = session.client("lambda")
     deployed_functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
-    queue_urls = json.loads(
-        {
+
+    def outputs(stack):
+        return {
             o["OutputKey"]: o["OutputValue"]
-            for o in session.client("cloudformation").describe_stacks(
-                StackName="helpline-test-shared"
-            )["Stacks"][0]["Outputs"]
-        }["RoutingQueueUrls"]
-    )
+            for o in session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0][
+                "Outputs"
+            ]
+        }
+
+    # the teams' queues (the routing stack) and the escalation queue (the shared one)
+    queue_urls = {
+        **json.loads(outputs("helpline-test-routing")["RoutingQueueUrls"]),
+        "escalation": outputs("helpline-test-shared")["EscalationQueueUrl"],
+    }
+    assert set(queue_urls) == {"english", "spanish", "russian", "arabic", "escalation"}
     mail = deployed_functions["helpline-test-email-on-inbound-mail"]
     variables = mail["Environment"]["Variables"]
     assert variables["HELPLINE_TABLE"] == "helpline-test-tickets"
@@ -143,8 +150,9 @@ def test_functions_get_the_shared_resources_in_their_environment(deployed, deplo
     assert variables["HELPLINE_CONFIG"] == "/var/task/config/helpline.yaml"
     assert variables["POWERTOOLS_SERVICE_NAME"] == "email_ingest"
     assert mail["MemorySize"] == 512 and mail["Timeout"] == 60
+    # nothing reserved unless the config's deployment section asks (the preflight checks)
     concurrency = lam.get_function_concurrency(FunctionName="helpline-test-email-on-inbound-mail")
-    assert concurrency["ReservedConcurrentExecutions"] == 10
+    assert "ReservedConcurrentExecutions" not in concurrency
     # moto's CloudFormation passes no tracing, dead-letter or logging settings on to the
     # function: they are checked in the template the stack was created from
     template = session.client("cloudformation").get_template(StackName="helpline-test-email")[
@@ -375,7 +383,7 @@ def test_destroy_removes_function_stacks_and_the_shared_one_only_when_asked(
 
     code, text, _ = _run(capsys, "destroy", "--stage", STAGE, "--yes")
     assert code == 0
-    assert live() == {"helpline-test-shared", "helpline-test-mail"}
+    assert live() == {"helpline-test-shared", "helpline-test-routing", "helpline-test-mail"}
 
     code, text, _ = _run(capsys, "destroy", "--stage", STAGE, "--shared", "--yes")
     assert code == 0 and live() == set()

@@ -11,6 +11,7 @@ import pytest
 
 from bench.deploy_sizes import import_once, lambda_runtime_site, unpack
 from infra.deploy import package
+from infra.local.resources import DEMO_CONFIG
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -123,12 +124,15 @@ def test_a_zip_with_boto3_or_tests_is_refused(tmp_path):
         raise AssertionError("a zip with boto3 was accepted")
 
 
-def test_the_routing_queues_come_from_the_shared_template():
-    routing, escalation = package.shared_queue_names()
-    assert routing == tuple(
-        f"helpline-${{Stage}}-route-{t}" for t in ("english", "spanish", "russian", "arabic")
+def test_the_routing_queues_are_the_configs_teams():
+    from functions.core.config import load_config
+    from infra.deploy.functions import spec
+
+    context = package.assembly_context(load_config(DEMO_CONFIG), spec("email_ingest"))
+    assert context.routing_queue_names == tuple(
+        f"helpline-${{Stage}}-route-{t}" for t in ("arabic", "english", "russian", "spanish")
     )
-    assert escalation == "helpline-${Stage}-escalation"
+    assert context.escalation_queue_name == "helpline-${Stage}-escalation"
 
 
 def test_helpline_package_writes_a_template_and_zip_per_function_and_reports_sizes(

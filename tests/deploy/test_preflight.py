@@ -48,18 +48,106 @@ def test_a_config_that_fails_validation_names_the_field(fresh, capsys, tmp_path)
     _nothing_uploaded(fresh)
 
 
-def test_a_team_without_a_routing_queue_is_refused(fresh, capsys, tmp_path, monkeypatch):
-    from infra.deploy import package
+def test_team_names_the_queues_cannot_tell_apart_are_refused():
+    from infra.deploy import routing
 
-    # as if infra/shared.yaml had no queue pair for the config's arabic team
-    shared_teams = package.routing_teams() - {"arabic"}
-    monkeypatch.setattr(package, "routing_teams", lambda template=None: shared_teams)
+    with pytest.raises(routing.RoutingError, match="differ only in punctuation"):
+        routing.template(["russian_b2b", "russian-b2b"])
+    assert set(routing.template(["english", "spanish-b2b"])["Resources"]) >= {
+        "EnglishQueue",
+        "SpanishB2bQueue",
+        "SpanishB2bDeadLetterQueue",
+        "SpanishB2bAgeAlarm",
+    }
+
+
+def _with_reservations(tmp_path, reservations):
+    config = demo_config_copy(tmp_path)
+    lines = "".join(f"    {name}: {count}\n" for name, count in reservations.items())
+    with config.open("a", encoding="utf-8") as file:
+        file.write(f"\ndeployment:\n  reserved_concurrency:\n{lines}")
+    return config
+
+
+@pytest.fixture
+def small_account(fresh):
+    """An account with the quota of 10 concurrent executions many new accounts have."""
+    from infra.local import account
+
+    saved = account.SETTINGS.concurrency_quota
+    account.SETTINGS.concurrency_quota = 10
+    create_demo_secrets(fresh, load_config(DEMO_CONFIG))
+    yield fresh
+    account.SETTINGS.concurrency_quota = saved
+
+
+def test_reserved_concurrency_the_accounts_quota_cannot_give_stops_before_upload(
+    small_account, capsys, tmp_path
+):
+    config = _with_reservations(tmp_path, {"email_ingest": 10, "sla_timer": 1})
     code = main(
-        ["deploy", "--stage", "test", "--config", str(DEMO_CONFIG), "--out", str(tmp_path / "d")]
+        ["deploy", "--stage", "test", "--config", str(config), "--out", str(tmp_path / "d")]
     )
     assert code == 1
-    assert "team arabic has no routing queue in infra/shared.yaml" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "quota is 10" in err and "keeps 100 unreserved" in err
+    assert "deployment.reserved_concurrency" in err and "Service Quotas" in err
+    _nothing_uploaded(small_account)
+
+
+def test_without_reservations_a_small_account_passes_the_preflight(small_account, capsys, tmp_path):
+    code = main(
+        [
+            "deploy",
+            "--stage",
+            "test",
+            "--config",
+            str(DEMO_CONFIG),
+            "--out",
+            str(tmp_path),
+            "--dry-run",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "ok      concurrency: no reserved concurrency (account quota 10" in out
+
+
+def test_a_reservation_for_an_unknown_function_names_the_field(fresh, capsys, tmp_path):
+    config = _with_reservations(tmp_path, {"email": 5})
+    code = main(
+        ["deploy", "--stage", "test", "--config", str(config), "--out", str(tmp_path / "d")]
+    )
+    assert code == 1
+    assert "deployment.reserved_concurrency.email: no such function" in capsys.readouterr().err
     _nothing_uploaded(fresh)
+
+
+def test_the_ses_checks_say_what_to_do(fresh, capsys, tmp_path):
+    create_demo_secrets(fresh, load_config(DEMO_CONFIG))
+    ses = fresh.client("ses")
+    ses.create_receipt_rule_set(RuleSetName="company-mail")
+    ses.set_active_receipt_rule_set(RuleSetName="company-mail")
+    code = main(
+        [
+            "deploy",
+            "--stage",
+            "test",
+            "--config",
+            str(DEMO_CONFIG),
+            "--out",
+            str(tmp_path),
+            "--dry-run",
+            "--receive-mail-for",
+            "support@helpline.test",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out  # warnings: the deploy goes on, the person decides
+    assert "the active receipt rule set in us-east-1 is company-mail" in out
+    assert "add Helpline's rule to company-mail" in out
+    assert "is in the sandbox" in out and "production access" in out
+    assert "ses-receiving" in out and "ses-sandbox" in out
 
 
 def test_a_missing_secret_reference_is_named_and_nothing_is_uploaded(fresh, capsys, tmp_path):

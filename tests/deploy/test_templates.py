@@ -123,11 +123,50 @@ def test_functions_are_named_traced_sized_and_log_with_retention(packaged):
 
 def test_every_function_reads_the_shared_resources_by_import(packaged):
     for item in packaged:
-        variables = item.template()["Globals"]["Function"]["Environment"]["Variables"]
+        template = item.template()
+        variables = template["Globals"]["Function"]["Environment"]["Variables"]
         assert variables["HELPLINE_TABLE"] == cfn.shared_export("TableName")
         assert variables["HELPLINE_BUCKET"] == cfn.shared_export("MailBucketName")
-        assert variables["HELPLINE_QUEUE_URLS"] == cfn.shared_export("RoutingQueueUrls")
         assert variables["HELPLINE_STAGE"] == cfn.ref("Stage")
+        # the teams' queues change with the config: a parameter, never an import (an
+        # export another stack imports cannot change)
+        assert "RoutingQueueUrls" in template["Parameters"]
+        for resource in template["Resources"].values():
+            if resource.get("Type") == "AWS::Serverless::Function":
+                env = resource["Properties"]["Environment"]["Variables"]
+                assert env["HELPLINE_QUEUE_URLS"] == cfn.ref("RoutingQueueUrls")
+
+
+# what infra/shared.yaml exports, and none of it changes when the config does
+STABLE_EXPORTS = {
+    "TableName",
+    "TableArn",
+    "TableStreamArn",
+    "MailBucketName",
+    "MailBucketArn",
+    "InboundMailTopicArn",
+    "InboundMailDeadLetterQueueUrl",
+    "InboundMailDeadLetterQueueArn",
+    "StreamDeadLetterQueueUrl",
+    "StreamDeadLetterQueueArn",
+    "AlarmTopicArn",
+    "EscalationQueueUrl",
+}
+
+
+def test_function_stacks_import_only_exports_no_config_change_touches(packaged):
+    """A team added to the config must not change an export a function stack imports:
+    CloudFormation would refuse the shared stack's update until every importer is gone."""
+    shared = cfn.load(SHARED_TEMPLATE)["Outputs"]
+    exported = {name for name, output in shared.items() if "Export" in output}
+    assert exported == STABLE_EXPORTS
+    for item in packaged:
+        imported = set()
+        for value in cfn.walk(item.template()):
+            if isinstance(value, dict) and "Fn::ImportValue" in value:
+                name = value["Fn::ImportValue"]["Fn::Sub"]
+                imported.add(name.removeprefix("helpline-${Stage}-"))
+        assert imported and imported <= STABLE_EXPORTS, (item.spec.name, imported)
 
 
 def test_inbound_mail_is_retried_twice_then_kept_in_the_shared_dead_letter_queue(by_name):
@@ -141,8 +180,9 @@ def test_inbound_mail_is_retried_twice_then_kept_in_the_shared_dead_letter_queue
         "Type": "SQS",
         "TargetArn": cfn.shared_export("InboundMailDeadLetterQueueArn"),
     }
-    # a mail storm cannot take the whole account's concurrency
-    assert template["Parameters"]["ReservedConcurrency"]["Default"] == 10
+    # reserved concurrency is off unless the config asks for it (new accounts often
+    # have a quota of 10, and AWS keeps 100 unreserved)
+    assert template["Parameters"]["ReservedConcurrency"]["Default"] == -1
     assert props["ReservedConcurrentExecutions"]["Fn::If"][0] == "HasReservedConcurrency"
 
 

@@ -70,10 +70,18 @@ class Stack:
 
 
 def start_stack(state_dir: Path, *extra_args: str) -> Iterator[Stack]:
-    """Run `helpline dev` on free ports until the generator is closed."""
-    with DevProcess(state_dir, extra_args=extra_args, ready_timeout=90) as dev:
+    """Run `helpline dev` on free ports until the generator is closed.
+
+    The stack runs the packaged functions, each checking its AWS calls against its
+    role's policy; a call the role would not allow in AWS fails the tests that used
+    the stack, naming the grant that is missing."""
+    with DevProcess(state_dir, extra_args=extra_args, ready_timeout=180) as dev:
         assert dev.process is not None
         yield Stack(dev.process, state_dir, dev.ready)
+        denied = dev.iam_denials()
+    assert not denied, "calls the functions' roles do not allow:\n" + "\n".join(
+        f"  {d['function']}: {d['action']} on {d['resource']} ({d['call']})" for d in denied
+    )
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 
 from functions.core import aws as aws_clients
 from functions.core.models import Direction
-from infra.local.faults import FaultInjector
+from infra.local.lambda_runtime.faults import FaultInjector
 from tests.helpers import make_mail
 
 TUESDAY = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)

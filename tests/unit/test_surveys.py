@@ -153,7 +153,6 @@ def test_disabled_surveys_need_no_secret_or_url() -> None:
         ),
         ({"token_secret": "hunter2"}, "surveys.token_secret", "secret reference"),
         ({"token_secret": None}, "surveys.token_secret", "required"),
-        ({"base_url": None}, "surveys.base_url", "required"),
         ({"base_url": "support.example.com"}, "surveys.base_url", "not a URL"),
         ({"base_url": "ftp://support.example.com"}, "surveys.base_url", "not a URL"),
         ({"base_url": "https://x.example/?a=1"}, "surveys.base_url", "query"),
@@ -690,3 +689,9 @@ def test_choices_need_one_short_label_per_score() -> None:
         parse_choices("csat", "Bad\nGood\n")
     with pytest.raises(ValueError, match="over 20"):
         parse_choices("csat", "1\n2\n3\n4\nAbsolutely extraordinary service\n")
+
+
+def test_base_url_may_be_left_to_the_deployment() -> None:
+    """Left out, the survey function makes links from its API's deployed address."""
+    settings = parse_surveys(_section(base_url=None))
+    assert settings.enabled and settings.base_url == ""

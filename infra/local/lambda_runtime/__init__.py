@@ -1,0 +1,1 @@
+"""What runs inside the local stack's Lambda worker processes: standard library only."""
