@@ -30,8 +30,15 @@ def disconnect(event: WebsocketEvent) -> dict[str, object]:
     "/chat/session", methods=["POST"], cors=True, content_types=["application/json", "text/plain"]
 )
 def open_session() -> Response:
-    status, body = wiring.open_session(app.current_request.raw_body)
-    return Response(body=body, status_code=status, headers={"Cache-Control": "no-store"})
+    # cors=True gives the route API Gateway's mock OPTIONS preflight, answered with `*`:
+    # that only lets the browser send the POST. Whether the page may read the answer is
+    # this answer's own Access-Control-Allow-Origin, which names the allowed origin that
+    # asked (CORSConfig takes one origin, not a list; Chalice adds its `*` only where the
+    # handler set none). A site not allowed gets 403 and nothing is written.
+    request = app.current_request
+    assert request is not None  # Chalice sets it for every HTTP call
+    status, body, cors = wiring.open_session(request.raw_body, origin=request.headers.get("origin"))
+    return Response(body=body, status_code=status, headers={"Cache-Control": "no-store", **cors})
 
 
 @app.route("/chat/widget.js", methods=["GET"], cors=True)

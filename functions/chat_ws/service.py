@@ -13,6 +13,8 @@ docs/chat-protocol.md is the contract with clients. The rules here:
 - After hours the shared after-hours reply answers (through `ChatSender`) and the
   customer is told when the team is back; the chat is a ticket for the next shift.
 - Errors are the sender's: an `error` event with a code, and nothing else changes.
+- Sessions are opened only for pages of `chat.allowed_origins`. A session item expires
+  (the table's TTL) a day after its last token, and is gone for every read from then on.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from functions.chat_ws.protocol import (
@@ -59,6 +61,10 @@ log = logging.getLogger("helpline.chat_ws")
 
 SESSION_PURPOSE = "chat"
 AGENT_PURPOSE = "agent"
+# A session item outlives its last token by this much (its TTL): a connection opened just
+# before the token expired lives 2 h more (API Gateway's limit), housekeeping then ends
+# the chat, and a rating or transcript may follow its end; a day covers all of that.
+SESSION_KEPT_AFTER_TOKEN = timedelta(days=1)
 
 
 def waiting_entry(session: ChatSession) -> dict[str, Any]:
@@ -124,22 +130,35 @@ class ChatService:
             ttl=timedelta(hours=hours),
         )
 
-    def _session_token(self, session_id: str, visitor_id: str) -> tuple[str, datetime]:
-        now = self.clock()
-        ttl = timedelta(hours=self.settings.session_hours)
-        token = sign(
+    def _session_token(self, session_id: str, visitor_id: str, *, now: datetime) -> str:
+        return sign(
             SESSION_PURPOSE,
             {"sid": session_id, "vid": visitor_id},
             secret=self.secret("session"),
             now=now,
-            ttl=ttl,
+            ttl=timedelta(hours=self.settings.session_hours),
         )
-        return token, now + ttl
 
     # -- HTTP: POST /chat/session -----------------------------------------------------------------
 
-    def open_session(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    def check_origin(self, origin: str | None) -> None:
+        """Refuse a browser on a site that is not one of `chat.allowed_origins`: it would
+        open chats on the company's quotas and show its agents to strangers. A request
+        without `Origin` is not a browser's (curl, a native app) and passes: the check
+        protects browsers, which always send it; other clients can send any header."""
+        if origin is not None and origin not in self.settings.allowed_origins:
+            log.info("refused a chat session for origin %.100r", origin)
+            raise RejectedInput(
+                "origin_not_allowed",
+                "chat sessions are not opened for this site (chat.allowed_origins)",
+                status=403,
+            )
+
+    def open_session(self, body: Mapping[str, Any], *, origin: str | None = None) -> dict[str, Any]:
+        self.check_origin(origin)
         now = self.clock()
+        token_expires = now + timedelta(hours=self.settings.session_hours)
+        keep_until = token_expires + SESSION_KEPT_AFTER_TOKEN
         locale = body.get("locale")
         if locale is not None and (not isinstance(locale, str) or len(locale) > 35):
             raise RejectedInput("bad_field", "`locale` must be a language tag like es-ES")
@@ -153,7 +172,7 @@ class ChatService:
                 claims = None  # a stale token just starts a new chat
             if claims:
                 visitor_id = str(claims.get("vid") or "") or None
-                found = self.chats.get_session(str(claims.get("sid") or ""))
+                found = self.chats.get_session(str(claims.get("sid") or ""), now=now)
                 if found is not None and found.visitor_id == visitor_id and found.state != "closed":
                     session = found
         resumed = session is not None
@@ -164,16 +183,26 @@ class ChatService:
                     visitor_id=visitor_id or "V" + ids.random_id(15),
                     created_at=now,
                     locale=locale,
+                    expires_at=keep_until,
                 ),
                 expected_version=None,
             )
-        token, expires = self._session_token(session.id, session.visitor_id)
+        else:
+            # resuming moves the item's expiry along with the new token's
+            def extend(s: ChatSession) -> ChatSession | None:
+                if s.expires_at is not None and s.expires_at >= keep_until:
+                    return None
+                s.expires_at = keep_until
+                return s
+
+            session = self.chats.update_session(session.id, extend, now=now) or session
+        token = self._session_token(session.id, session.visitor_id, now=now)
         return {
             "token": token,
             "ws_url": self.ws_url,
             "session_id": session.id,
             "visitor_id": session.visitor_id,
-            "expires_at": to_iso(expires),
+            "expires_at": to_iso(token_expires),
             "resumed": resumed,
             "hours": self.hours(session.locale or locale, team=session.team),
             "limits": {
@@ -257,10 +286,16 @@ class ChatService:
         except RejectedInput:
             return 401
         session_id, visitor_id = str(claims.get("sid", "")), str(claims.get("vid", ""))
-        session = self.chats.get_session(session_id)
+        session = self.chats.get_session(session_id, now=now)
         if session is None:
+            token_expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
             session = self.chats.put_session(
-                ChatSession(id=session_id, visitor_id=visitor_id, created_at=now),
+                ChatSession(
+                    id=session_id,
+                    visitor_id=visitor_id,
+                    created_at=now,
+                    expires_at=token_expires + SESSION_KEPT_AFTER_TOKEN,
+                ),
                 expected_version=None,
             )
         if session.visitor_id != visitor_id:
@@ -274,7 +309,7 @@ class ChatService:
             s.disconnected_at = None
             return s
 
-        self.chats.update_session(session_id, bind)
+        self.chats.update_session(session_id, bind, now=now)
         return 200
 
     def disconnect(self, connection_id: str) -> None:
@@ -292,7 +327,7 @@ class ChatService:
                 s.disconnected_at = now
                 return s
 
-            self.chats.update_session(connection.session_id, unbind)
+            self.chats.update_session(connection.session_id, unbind, now=now)
         elif connection.role == "agent" and connection.agent:
             presence = self.chats.get_presence(connection.agent)
             if presence and presence.connection_id == connection_id:
@@ -355,7 +390,7 @@ class ChatService:
         claimed = action.get("session_id")
         if claimed and claimed != connection.session_id:
             raise _fail("forbidden", "that is not your conversation")
-        session = self.chats.get_session(connection.session_id)
+        session = self.chats.get_session(connection.session_id, now=self.clock())
         if session is None:
             raise _fail("not_found", "this chat session no longer exists; open a new one")
         if action.name == "hello":
@@ -392,10 +427,11 @@ class ChatService:
                 s.contact_name = action.get("name")
             if action.get("email"):
                 s.contact_email = action.get("email")
+                self._keep_contact(s, now)
             s.connection_id = connection.id
             return s
 
-        session = self.chats.update_session(session.id, greet) or session
+        session = self.chats.update_session(session.id, greet, now=now) or session
         hours = self.hours(session.locale, team=session.team)
         self.pusher.push(
             connection.id,
@@ -497,7 +533,7 @@ class ChatService:
                 s.team = ticket.queue if ticket else self.config.routing.default_team
                 return s
 
-            session = self.chats.update_session(session.id, attach) or session
+            session = self.chats.update_session(session.id, attach, now=now) or session
         if session.state == "assigned" and session.agent and stored:
             if first_time:
                 presence = self.chats.get_presence(session.agent)
@@ -543,7 +579,7 @@ class ChatService:
                 s.state = "after_hours"
                 return s
 
-            session = self.chats.update_session(session.id, away) or session
+            session = self.chats.update_session(session.id, away, now=self.clock()) or session
             self._push_after_hours(
                 session.connection_id, self.hours(session.locale, team=session.team)
             )
@@ -566,7 +602,7 @@ class ChatService:
                     s.state = "bot"
                     return s
 
-                session = self.chats.update_session(session.id, bot) or session
+                session = self.chats.update_session(session.id, bot, now=self.clock()) or session
                 self.pusher.push_quietly(
                     session.connection_id,
                     event(
@@ -617,16 +653,26 @@ class ChatService:
                 event("read", session_id=session.id, message_id=action.get("message_id")),
             )
 
+    def _keep_contact(self, session: ChatSession, now: datetime) -> None:
+        """The address a customer leaves is how an agent's later answer (the next shift's,
+        after hours) and the satisfaction survey reach them once they have left, days or
+        weeks after the chat: a session holding one is kept as long as a closed ticket."""
+        kept = now + timedelta(days=self.config.retention.closed_ticket_days)
+        if session.expires_at is None or session.expires_at < kept:
+            session.expires_at = kept
+
     def _contact(self, connection: Connection, session: ChatSession, action: Action) -> None:
         email = action.get("email")
+        now = self.clock()
 
         def keep(s: ChatSession) -> ChatSession:
             s.contact_email = email
             if action.get("name"):
                 s.contact_name = action.get("name")
+            self._keep_contact(s, now)
             return s
 
-        session = self.chats.update_session(session.id, keep) or session
+        session = self.chats.update_session(session.id, keep, now=now) or session
         if session.ticket_id:
             self.tickets.record_event(
                 session.ticket_id,
@@ -716,7 +762,7 @@ class ChatService:
             s.rating = score
             return s
 
-        self.chats.update_session(session.id, rated)
+        self.chats.update_session(session.id, rated, now=self.clock())
         comment = (action.get("comment") or "").strip()
         self.tickets.record_event(
             session.ticket_id,
@@ -760,7 +806,7 @@ class ChatService:
                 s.overflowed = overflowed
             return s
 
-        session = self.chats.update_session(session_id, wait)
+        session = self.chats.update_session(session_id, wait, now=now)
         if session is None or session.state != "queued":
             return session
         if session.ticket_id:
@@ -789,7 +835,7 @@ class ChatService:
     def _release_unless_theirs(self, session_id: str, email: str) -> None:
         """After an assignment failed, possibly midway: the slot goes back unless the chat
         did become the agent's."""
-        current = self.chats.get_session(session_id)
+        current = self.chats.get_session(session_id, now=self.clock())
         if current is None or current.state != "assigned" or current.agent != email:
             self.chats.release_slot(email, session_id)
 
@@ -807,7 +853,7 @@ class ChatService:
             s.assigned_at = now
             return s
 
-        session = self.chats.update_session(session_id, take)
+        session = self.chats.update_session(session_id, take, now=now)
         if session is None or not before or session.agent != email:
             return False
         was = before[0]
@@ -856,7 +902,9 @@ class ChatService:
             candidates: list[ChatSession] = []
             for team_id in self._teams_for(presence.languages):
                 candidates += [
-                    s for s in self.chats.queue(team_id) if self._eligible(s, presence.languages)
+                    s
+                    for s in self.chats.queue(team_id, now=self.clock())
+                    if self._eligible(s, presence.languages)
                 ]
             if not candidates:
                 return
@@ -895,7 +943,7 @@ class ChatService:
         return int(math.ceil(position / agents) * handle), basis
 
     def _push_position(self, session: ChatSession, position: int | None = None) -> None:
-        position = position or self.chats.queue_position(session)
+        position = position or self.chats.queue_position(session, now=self.clock())
         wait, basis = self.estimate(session, position)
         self.pusher.push_quietly(
             session.connection_id,
@@ -910,7 +958,7 @@ class ChatService:
 
     def refresh_queue(self, team: str) -> None:
         """Tell everyone waiting for `team` their position, and its agents the list."""
-        waiting = self.chats.queue(team)
+        waiting = self.chats.queue(team, now=self.clock())
         for position, session in enumerate(waiting, start=1):
             self._push_position(session, position)
         frame = waiting_event(team, [waiting_entry(s) for s in waiting])
@@ -932,7 +980,7 @@ class ChatService:
         if action.name == "status":
             self._status(connection, email, action)
             return
-        session = self.chats.get_session(action.get("session_id"))
+        session = self.chats.get_session(action.get("session_id"), now=self.clock())
         if session is None:
             raise _fail("not_found", "no such chat")
         if action.name == "accept":
@@ -999,7 +1047,7 @@ class ChatService:
             ),
         )
         # the agent's own chats, so a reconnecting agent picks up where they were
-        for session in self.chats.agent_sessions(email):
+        for session in self.chats.agent_sessions(email, now=self.clock()):
             if session.state == "assigned" and session.ticket_id:
                 self.pusher.push_quietly(connection.id, self._offer(session))
                 self._push_history(
@@ -1008,7 +1056,7 @@ class ChatService:
                     session_id=session.id,
                 )
         for team_id in self._teams_for(presence.languages):
-            waiting = self.chats.queue(team_id)
+            waiting = self.chats.queue(team_id, now=self.clock())
             self.pusher.push_quietly(
                 connection.id, waiting_event(team_id, [waiting_entry(s) for s in waiting])
             )
@@ -1068,7 +1116,7 @@ class ChatService:
                 s.agent_replied = True
                 return s
 
-            self.chats.update_session(session.id, replied)
+            self.chats.update_session(session.id, replied, now=self.clock())
         record = self.store.get_intake(Channel.CHAT, external_id)
         stored = (
             self.store.get_message(result.ticket_id, record.message_sk)
@@ -1111,7 +1159,7 @@ class ChatService:
             s.assigned_at = None
             return s
 
-        self.chats.update_session(session.id, release)
+        self.chats.update_session(session.id, release, now=self.clock())
         self.chats.release_slot(email, session.id)
         self.tickets.record_event(
             session.ticket_id,
@@ -1133,12 +1181,12 @@ class ChatService:
                 s.queued_at = None
                 return s
 
-            self.chats.update_session(session.id, requeue)
+            self.chats.update_session(session.id, requeue, now=self.clock())
             self._route_to_team(session.id, target_team)
         self.pull_waiting(email)
 
     def _route_to_team(self, session_id: str, team: str) -> None:
-        session = self.chats.get_session(session_id)
+        session = self.chats.get_session(session_id, now=self.clock())
         if session is None:
             return
         for code in self.config.teams[team].languages:
@@ -1162,7 +1210,7 @@ class ChatService:
             s.closed_by = by
             return s
 
-        session = self.chats.update_session(session_id, end)
+        session = self.chats.update_session(session_id, end, now=now)
         if session is None or not before:
             return session
         was = before[0]
@@ -1213,7 +1261,7 @@ class ChatService:
         fallback = self.settings.fallback_team
         resume = timedelta(minutes=self.settings.resume_minutes)
         for team_id in self.config.teams:
-            for session in self.chats.queue(team_id):
+            for session in self.chats.queue(team_id, now=now):
                 gone = session.connection_id is None and session.disconnected_at is not None
                 if gone and now - session.disconnected_at >= resume:  # type: ignore[operator]
                     self.close(session.id, by="timeout")
@@ -1260,9 +1308,12 @@ class ChatService:
                 and presence.updated_at
                 and now - presence.updated_at >= resume
             ):
+                # expired chats too: they still hold the agent's slots
                 for session in self.chats.agent_sessions(agent.email):
                     if session.state == "assigned":
                         self.chats.release_slot(agent.email, session.id)
+                        if session.expired(now):
+                            continue  # gone for everyone else; the TTL deletes it
                         self._route_to_team(
                             session.id, session.team or self.config.routing.default_team
                         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,17 +92,31 @@ def on_disconnect(event: Any) -> dict[str, Any]:
     return {"statusCode": 200}
 
 
-def open_session(raw_body: bytes | None) -> tuple[int, dict[str, Any]]:
+def open_session(
+    raw_body: bytes | None, *, origin: str | None
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """POST /chat/session: the status, the JSON body and the CORS headers."""
+    chat = service()
+    headers = cors_headers(origin, chat.settings.allowed_origins)
     try:
-        body = json.loads(raw_body or b"{}")
-    except ValueError:
-        return 400, {"code": "bad_json", "reason": "the body is not JSON"}
-    if not isinstance(body, dict):
-        return 400, {"code": "bad_json", "reason": "send a JSON object"}
-    try:
-        return 200, service().open_session(body)
+        chat.check_origin(origin)  # first: a refused site learns nothing about its body
+        try:
+            body = json.loads(raw_body or b"{}")
+        except ValueError:
+            return 400, {"code": "bad_json", "reason": "the body is not JSON"}, headers
+        if not isinstance(body, dict):
+            return 400, {"code": "bad_json", "reason": "send a JSON object"}, headers
+        return 200, chat.open_session(body, origin=origin), headers
     except RejectedInput as exc:
-        return exc.status, {"code": exc.code, "reason": exc.reason}
+        return exc.status, {"code": exc.code, "reason": exc.reason}, headers
+
+
+def cors_headers(origin: str | None, allowed: Sequence[str]) -> dict[str, str]:
+    """Name the allowed origin that asked, never `*`. Any other asker (or none) gets the
+    first allowed origin, which its browser does not match, so its page cannot read
+    the answer; without a value of ours Chalice would add its `*`."""
+    named = origin if origin is not None and origin in allowed else allowed[0] if allowed else ""
+    return {"Access-Control-Allow-Origin": named, "Vary": "Origin"}
 
 
 def housekeeping() -> dict[str, int]:

@@ -7,6 +7,7 @@ agents:                         # who can take chats, in which languages, how ma
     languages: [es, en]
     max_chats: 3
 chat:
+  allowed_origins: [https://shop.helpline.test]          # the sites that embed the widget
   session_secret: ssm:/helpline/dev/chat-session-secret   # signs customer session tokens
   agent_secret: ssm:/helpline/dev/chat-agent-secret       # signs agent tokens
   session_hours: 2              # a session token is valid this long (API Gateway's max)
@@ -27,9 +28,11 @@ chat:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from functions.core.config_fields import (
     email_address,
@@ -67,6 +70,8 @@ class FaqEntry:
 class ChatSettings:
     session_secret: SecretRef | None = None
     agent_secret: SecretRef | None = None
+    # origins (scheme://host[:port]) of the sites whose pages may open chat sessions
+    allowed_origins: tuple[str, ...] = ()
     session_hours: int = 2
     resume_minutes: int = 30
     overflow_after_seconds: int = 180
@@ -127,6 +132,7 @@ def parse_chat(
         spec,
         "chat",
         {
+            "allowed_origins",
             "session_secret",
             "agent_secret",
             "session_hours",
@@ -157,6 +163,7 @@ def parse_chat(
             required(spec, "session_secret", "chat"), "chat.session_secret"
         ),
         agent_secret=SecretRef.parse(required(spec, "agent_secret", "chat"), "chat.agent_secret"),
+        allowed_origins=_origins(spec.get("allowed_origins")),
         session_hours=hours,
         resume_minutes=integer(spec.get("resume_minutes", 30), "chat.resume_minutes", minimum=0),
         overflow_after_seconds=integer(
@@ -173,6 +180,57 @@ def parse_chat(
         ),
         faq=_faq(spec.get("faq") or {}, languages),
     )
+
+
+def _origins(node: Any) -> tuple[str, ...]:
+    """The sites whose pages may open chat sessions. Required with chat: an empty list
+    would otherwise have to mean "any site", which nobody should get by leaving it out."""
+    path = "chat.allowed_origins"
+    if not node:
+        raise ConfigError(
+            path,
+            "list the origins of the sites that embed the chat widget, "
+            "like [https://shop.example] ('*' is not allowed)",
+        )
+    found: list[str] = []
+    for i, value in enumerate(list_of(node, path)):
+        normalized = _origin(value, f"{path}[{i}]")
+        if normalized not in found:
+            found.append(normalized)
+    return tuple(found)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_HOST = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*")
+
+
+def _origin(value: Any, path: str) -> str:
+    """`scheme://host[:port]` as a browser sends it in `Origin` (lower case, no default
+    port), so the comparison with the header is a plain string match."""
+    example = "write it as https://shop.example (scheme, host and port only)"
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(path, f"must be an origin: {example}")
+    value = value.strip()
+    if "*" in value:
+        raise ConfigError(path, f"{value!r}: wildcards are not allowed, list each site; {example}")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise ConfigError(path, f"{value!r} is not an origin; {example}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.netloc:
+        raise ConfigError(path, f"{value!r} has no http:// or https:// scheme; {example}")
+    if parts.path or parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise ConfigError(path, f"{value!r} has a path; {example}")
+    host = parts.hostname or ""  # lower case
+    if parts.username is not None or not (":" in host or _HOST.fullmatch(host)):
+        raise ConfigError(
+            path, f"{value!r} is not an origin (an IDN host is written in its xn-- form); {example}"
+        )
+    if ":" in host:  # IPv6, which urlsplit gives without its brackets
+        host = f"[{host}]"
+    return f"{scheme}://{host}" + (f":{port}" if port and port != _DEFAULT_PORTS[scheme] else "")
 
 
 def _faq(node: Any, languages: Sequence[str]) -> dict[str, tuple[FaqEntry, ...]]:

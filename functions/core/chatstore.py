@@ -4,6 +4,7 @@ Key shapes (the ticket side is in store.py; docs/architecture.md has the whole m
 
     PK                         SK              what
     CHATSESSION#<session>      SESSION         a chat: visitor, state, ticket, agent, connection
+                                               (TTL: a day after its last token expires)
                                                GSI2 while waiting: CHATQ#<team> / <since>#<session>
                                                GSI1 while assigned: AGENTCHATS#<email> / <since>#<session>
     CONN#<connection>          CONN            one WebSocket connection (TTL: $disconnect is best-effort)
@@ -11,6 +12,9 @@ Key shapes (the ticket side is in store.py; docs/architecture.md has the whole m
     AGENT#<email>              LANG#<lang>     only while online: GSI2 ONLINE#<lang> / <active>#<email>
     CHATSTATS#<team>           HANDLE          recent handle times, for wait estimates
     RATE#<connection>          S#<epoch sec>   actions this second (TTL), for flood control
+
+A session item's `expires_at` is the table's TTL; DynamoDB deletes expired items up
+to days late, so the reads given `now` treat an expired session as gone themselves.
 
 Queue position is a COUNT query on the queue's index partition below one's own sort
 key, and the wait estimate uses recorded handle times: nothing here scans the table.
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -88,7 +92,11 @@ class ChatSession:
     agent_replied: bool = False
     rating: int | None = None
     preview: str = ""  # the customer's first words, for the agents' waiting list
+    expires_at: datetime | None = None  # the table's TTL; None only on items from before it
     version: int = 0
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +146,7 @@ def session_to_item(session: ChatSession) -> dict[str, Any]:
         "agent_replied": session.agent_replied or None,
         "rating": session.rating,
         "preview": session.preview or None,
+        "expires_at": _epoch(session.expires_at) if session.expires_at else None,
         "version": session.version,
     }
     if session.state == "queued" and session.team and session.queued_at:
@@ -174,6 +183,9 @@ def session_from_item(item: Mapping[str, Any]) -> ChatSession:
         agent_replied=bool(item.get("agent_replied", False)),
         rating=item.get("rating"),
         preview=item.get("preview") or "",
+        expires_at=datetime.fromtimestamp(int(item["expires_at"]), UTC)
+        if item.get("expires_at")
+        else None,
         version=int(item.get("version", 0)),
     )
 
@@ -237,9 +249,15 @@ class ChatStore:
 
     # -- sessions -------------------------------------------------------------------------
 
-    def get_session(self, session_id: str) -> ChatSession | None:
+    def get_session(self, session_id: str, *, now: datetime | None = None) -> ChatSession | None:
+        """The session; with `now`, None once it has expired (TTL deletion lags by up to
+        days). Without `now` an expired item is still read, for what it keeps after the
+        chat (the address a customer left)."""
         item = self._get(_session_key(session_id))
-        return session_from_item(item) if item else None
+        session = session_from_item(item) if item else None
+        if session is None or (now is not None and session.expired(now)):
+            return None
+        return session
 
     def put_session(self, session: ChatSession, *, expected_version: int | None) -> ChatSession:
         """Create (expected_version None) or replace a session still at that version."""
@@ -266,12 +284,14 @@ class ChatStore:
         session_id: str,
         change: Callable[[ChatSession], ChatSession | None],
         *,
+        now: datetime | None = None,
         tries: int = 5,
     ) -> ChatSession | None:
         """Read, change, write with the version check; re-read on a lost race.
-        `change` returns None to leave the session as it is."""
+        `change` returns None to leave the session as it is. With `now` an expired
+        session is gone (None) and never written back to life."""
         for _ in range(tries):
-            current = self.get_session(session_id)
+            current = self.get_session(session_id, now=now)
             if current is None:
                 return None
             changed = change(replace(current, page=dict(current.page)))
@@ -283,34 +303,38 @@ class ChatStore:
                 continue
         raise SessionConflict(session_id)
 
-    def queue(self, team: str) -> list[ChatSession]:
-        """The chats waiting for a team, oldest first."""
-        return [
+    def queue(self, team: str, *, now: datetime | None = None) -> list[ChatSession]:
+        """The chats waiting for a team, oldest first (with `now`, the unexpired ones)."""
+        found = (
             session_from_item(item)
             for item in self._query(
                 IndexName="GSI2",
                 KeyConditionExpression="GSI2PK = :pk",
                 ExpressionAttributeValues=serialize({":pk": _queue_partition(team)}),
             )
-        ]
+        )
+        return [s for s in found if now is None or not s.expired(now)]
 
-    def queue_position(self, session: ChatSession) -> int:
-        """1 for the next chat to be answered: a count of those waiting longer."""
+    def queue_position(self, session: ChatSession, *, now: datetime | None = None) -> int:
+        """1 for the next chat to be answered: a count of those waiting longer (with
+        `now`, of the unexpired ones)."""
         if session.state != "queued" or not session.team or not session.queued_at:
             return 0
         count = 0
+        values: dict[str, Any] = {
+            ":pk": _queue_partition(session.team),
+            ":mine": f"{to_iso(session.queued_at)}#{session.id}",
+        }
         args: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": "GSI2",
             "KeyConditionExpression": "GSI2PK = :pk AND GSI2SK < :mine",
-            "ExpressionAttributeValues": serialize(
-                {
-                    ":pk": _queue_partition(session.team),
-                    ":mine": f"{to_iso(session.queued_at)}#{session.id}",
-                }
-            ),
             "Select": "COUNT",
         }
+        if now is not None:  # COUNT counts what passes the filter
+            args["FilterExpression"] = "attribute_not_exists(expires_at) OR expires_at > :now"
+            values[":now"] = _epoch(now)
+        args["ExpressionAttributeValues"] = serialize(values)
         while True:
             response = self.client.query(**args)
             count += int(response.get("Count", 0))
@@ -319,15 +343,17 @@ class ChatStore:
                 return count + 1
             args["ExclusiveStartKey"] = last
 
-    def agent_sessions(self, email: str) -> list[ChatSession]:
-        return [
+    def agent_sessions(self, email: str, *, now: datetime | None = None) -> list[ChatSession]:
+        """The chats assigned to an agent (with `now`, the unexpired ones)."""
+        found = (
             session_from_item(item)
             for item in self._query(
                 IndexName="GSI1",
                 KeyConditionExpression="GSI1PK = :pk",
                 ExpressionAttributeValues=serialize({":pk": f"AGENTCHATS#{email}"}),
             )
-        ]
+        )
+        return [s for s in found if now is None or not s.expired(now)]
 
     # -- connections ------------------------------------------------------------------------
 

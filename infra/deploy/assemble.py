@@ -237,9 +237,12 @@ def assemble(
                 "RetentionInDays": cfn.ref("LogRetentionDays"),
             },
         }
-        resources.update(_function_alarms(logical_id, spec))
+        events = resource.get("Properties", {}).get("Events", {})
+        stream = any(e.get("Type") in ("DynamoDB", "Kinesis") for e in events.values())
+        resources.update(_function_alarms(logical_id, spec, stream=stream))
     if not log_groups:
         raise AssemblyError(f"functions/{spec.name}/app.py registers no handler")
+    resources.update(_api_alarms(spec, resources))
 
     policy_context = iam.PolicyContext(
         routing_queue_names=context.routing_queue_names,
@@ -329,29 +332,145 @@ def _configure_function(
             }
 
 
-def _function_alarms(logical_id: str, spec: FunctionSpec) -> dict[str, Any]:
-    alarms = {}
-    for metric, what in (("Errors", "failed"), ("Throttles", "was throttled")):
-        alarms[f"{logical_id}{metric}Alarm"] = {
+# an alarm should mean someone has to look: one failed invocation in a day (a platform
+# sending garbage the code refused loudly) is not that, a run of them is
+ERROR_RATE_PERCENT = 5
+MIN_INVOCATIONS = 10
+
+
+def _function_alarms(logical_id: str, spec: FunctionSpec, *, stream: bool) -> dict[str, Any]:
+    name = f"helpline-${{Stage}}-{spec.slug}-{handler_name(logical_id)}"
+    dimensions = [{"Name": "FunctionName", "Value": cfn.ref(logical_id)}]
+
+    def metric(ident: str, metric_name: str) -> dict[str, Any]:
+        return {
+            "Id": ident,
+            "ReturnData": False,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/Lambda",
+                    "MetricName": metric_name,
+                    "Dimensions": dimensions,
+                },
+                "Period": 300,
+                "Stat": "Sum",
+            },
+        }
+
+    alarms: dict[str, Any] = {
+        f"{logical_id}ErrorsAlarm": {
             "Type": "AWS::CloudWatch::Alarm",
             "Properties": {
-                "AlarmName": cfn.sub(
-                    f"helpline-${{Stage}}-{spec.slug}-{handler_name(logical_id)}-{metric.lower()}"
+                "AlarmName": cfn.sub(f"{name}-errors"),
+                "AlarmDescription": (
+                    f"{spec.name} ({logical_id}) failed over {ERROR_RATE_PERCENT}% of at least "
+                    f"{MIN_INVOCATIONS} invocations in two 5-minute periods running."
                 ),
-                "AlarmDescription": f"{spec.name} ({logical_id}) {what} in the last 5 minutes.",
-                "Namespace": "AWS/Lambda",
-                "MetricName": metric,
-                "Dimensions": [{"Name": "FunctionName", "Value": cfn.ref(logical_id)}],
-                "Statistic": "Sum",
-                "Period": 300,
-                "EvaluationPeriods": 1,
-                "Threshold": 0,
+                "Metrics": [
+                    metric("errors", "Errors"),
+                    metric("invocations", "Invocations"),
+                    {
+                        "Id": "rate",
+                        "Label": "percent of invocations that failed",
+                        "Expression": (
+                            f"IF(invocations >= {MIN_INVOCATIONS}, 100 * errors / invocations, 0)"
+                        ),
+                        "ReturnData": True,
+                    },
+                ],
+                "EvaluationPeriods": 2,
+                "DatapointsToAlarm": 2,
+                "Threshold": ERROR_RATE_PERCENT,
                 "ComparisonOperator": "GreaterThanThreshold",
                 "TreatMissingData": "notBreaching",
                 "AlarmActions": [cfn.shared_export("AlarmTopicArn")],
             },
-        }
+        },
+        f"{logical_id}ThrottlesAlarm": _simple_alarm(
+            f"{name}-throttles",
+            f"{spec.name} ({logical_id}) was throttled more than 10 times in 5 minutes: its "
+            "reserved concurrency or the account's quota is too small for the load.",
+            "AWS/Lambda",
+            "Throttles",
+            dimensions,
+            threshold=10,
+        ),
+    }
+    if stream:
+        alarms[f"{logical_id}IteratorAgeAlarm"] = _simple_alarm(
+            f"{name}-stream-behind",
+            f"{spec.name} ({logical_id}) is over 10 minutes behind the table's stream: "
+            "surveys and report counters are late (a record failing and retrying?).",
+            "AWS/Lambda",
+            "IteratorAge",
+            dimensions,
+            threshold=600_000,
+            statistic="Maximum",
+        )
     return alarms
+
+
+def _api_alarms(spec: FunctionSpec, resources: Mapping[str, Any]) -> dict[str, Any]:
+    """Server errors of the stack's REST API and WebSocket API, as the callers see them."""
+    alarms: dict[str, Any] = {}
+    rest = _rest_api(resources)
+    if rest is not None:
+        api, stage = rest
+        alarms["RestApiServerErrorsAlarm"] = _simple_alarm(
+            f"helpline-${{Stage}}-{spec.slug}-api-5xx",
+            f"Over 5% of the requests to {spec.name}'s REST API got a 5xx in 5 minutes "
+            "(webhook platforms retry, then give up; the widget cannot open chats).",
+            "AWS/ApiGateway",
+            "5XXError",
+            [
+                {"Name": "ApiName", "Value": cfn.sub(f"helpline-${{Stage}}-{spec.slug}")},
+                {"Name": "Stage", "Value": stage},
+            ],
+            threshold=0.05,
+            statistic="Average",
+        )
+    websocket = _websocket(resources)
+    if websocket is not None:
+        api, stage = websocket
+        alarms["WebsocketIntegrationErrorsAlarm"] = _simple_alarm(
+            f"helpline-${{Stage}}-{spec.slug}-websocket-errors",
+            f"{spec.name}'s WebSocket API could not reach its functions more than 10 times "
+            "in 5 minutes: customers' chat messages are failing.",
+            "AWS/ApiGateway",
+            "IntegrationError",
+            [{"Name": "ApiId", "Value": api}, {"Name": "Stage", "Value": stage}],
+            threshold=10,
+        )
+    return alarms
+
+
+def _simple_alarm(
+    name: str,
+    description: str,
+    namespace: str,
+    metric_name: str,
+    dimensions: list[dict[str, Any]],
+    *,
+    threshold: float,
+    statistic: str = "Sum",
+) -> dict[str, Any]:
+    return {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmName": cfn.sub(name),
+            "AlarmDescription": description,
+            "Namespace": namespace,
+            "MetricName": metric_name,
+            "Dimensions": dimensions,
+            "Statistic": statistic,
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "Threshold": threshold,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [cfn.shared_export("AlarmTopicArn")],
+        },
+    }
 
 
 def public_url_parameter(spec: FunctionSpec) -> str:

@@ -78,6 +78,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             log_level=args.log_level or "",
             mail_recipients=tuple(args.receive_mail_for or ()),
             public_url=args.public_url or "",
+            check_only=args.check,
         )
         deploy.Deployer(_session(args.region)).deploy(options)
     except (deploy.DeployError, StackError) as exc:
@@ -180,6 +181,11 @@ def register(
         help="check, package, upload and deploy the shared and function stacks by change sets",
     )
     deploy.add_argument("--dry-run", action="store_true", help="show the change sets and stop")
+    deploy.add_argument(
+        "--check",
+        action="store_true",
+        help="check the account (secrets, concurrency quota, SES) and stop: nothing is uploaded",
+    )
     deploy.add_argument(
         "--alert-email",
         help="subscribe this address to the alarm topic (kept on later deploys without it)",

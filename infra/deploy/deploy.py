@@ -58,6 +58,7 @@ class DeployOptions:
     # the public address of the REST APIs (a custom domain, https://help.example.com);
     # empty: each function derives its API Gateway URL
     public_url: str = ""
+    check_only: bool = False  # the preflight, then stop: nothing is uploaded
     # addresses or domains SES receives for (infra/ses-receiving.yaml); none: no mail stack
     mail_recipients: tuple[str, ...] = ()
 
@@ -205,6 +206,9 @@ class Deployer:
 
         # 1. the account, before anything is uploaded
         checks = self.preflight(options, config, built, refs)
+        if options.check_only:
+            self.out("preflight only: nothing was uploaded or changed")
+            return DeployResult(packaged=built, preflight=checks)
         lint_all(
             [package.SHARED_TEMPLATE, SES_RECEIVING_TEMPLATE, *(b.template_path for b in built)]
         )

@@ -193,7 +193,11 @@ def _resolve(value: Any, template: dict[str, Any], context: dict[str, str]) -> A
 
 def _create_alarms(session: Any, resources: SharedResources, template: dict[str, Any]) -> None:
     cloudwatch = session.client("cloudwatch")
-    context = {"Stage": resources.stage, "AlarmTopic": resources.alarm_topic_arn}
+    context = {
+        "Stage": resources.stage,
+        "AlarmTopic": resources.alarm_topic_arn,
+        "TicketTable": resources.table,
+    }
     for resource in template["Resources"].values():
         if resource.get("Type") != "AWS::CloudWatch::Alarm":
             continue
@@ -282,10 +286,19 @@ def config_with_fake_platforms(
     """A copy of a config whose social platforms send to `base_url`/fake/<platform>
     (the local stack's fake platform API) instead of the real APIs. With `survey_links`
     survey links go to `base_url` too; the local stack leaves them to the survey
-    function's own API address, as a deployment does."""
+    function's own API address, as a deployment does. `base_url`'s origin joins
+    `chat.allowed_origins`: the stack serves its demo shop page, widget included, there."""
     import shutil
+    from urllib.parse import urlsplit
 
     data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    chat = data.get("chat") or {}
+    if chat:
+        parts = urlsplit(base_url)
+        own = f"{parts.scheme}://{parts.netloc}"
+        origins = list(chat.get("allowed_origins") or [])
+        if own not in origins:
+            chat["allowed_origins"] = [*origins, own]
     surveys = data.get("surveys") or {}
     if surveys and survey_links:
         surveys["base_url"] = base_url  # the answer links open these /survey pages

@@ -112,13 +112,29 @@ def test_functions_are_named_traced_sized_and_log_with_retention(packaged):
             assert variables["HELPLINE_CONFIG"] == "/var/task/config/helpline.yaml"
             group = resources[props["LoggingConfig"]["LogGroup"]["Ref"]]
             assert group["Properties"]["RetentionInDays"] == cfn.ref("LogRetentionDays")
-            for metric in ("Errors", "Throttles"):
-                alarm = resources[f"{logical_id}{metric}Alarm"]["Properties"]
-                assert alarm["MetricName"] == metric
-                assert alarm["Dimensions"] == [
-                    {"Name": "FunctionName", "Value": cfn.ref(logical_id)}
-                ]
+            dimensions = [{"Name": "FunctionName", "Value": cfn.ref(logical_id)}]
+            throttles = resources[f"{logical_id}ThrottlesAlarm"]["Properties"]
+            assert throttles["MetricName"] == "Throttles" and throttles["Dimensions"] == dimensions
+            # errors: a rate over a run of invocations, not any single failure
+            errors = resources[f"{logical_id}ErrorsAlarm"]["Properties"]
+            stats = {m["Id"]: m for m in errors["Metrics"] if "MetricStat" in m}
+            assert stats["errors"]["MetricStat"]["Metric"]["Dimensions"] == dimensions
+            assert stats["invocations"]["MetricStat"]["Metric"]["MetricName"] == "Invocations"
+            [rate] = [m for m in errors["Metrics"] if m.get("ReturnData")]
+            assert "100 * errors / invocations" in rate["Expression"]
+            assert errors["EvaluationPeriods"] == errors["DatapointsToAlarm"] == 2
+            for alarm in (errors, throttles):
                 assert alarm["AlarmActions"] == [cfn.shared_export("AlarmTopicArn")]
+
+
+def test_stream_and_api_failures_have_alarms(by_name):
+    survey = by_name["survey"].template()["Resources"]
+    assert survey["OnTicketChangeIteratorAgeAlarm"]["Properties"]["MetricName"] == "IteratorAge"
+    assert survey["RestApiServerErrorsAlarm"]["Properties"]["MetricName"] == "5XXError"
+    chat = by_name["chat_ws"].template()["Resources"]
+    websocket = chat["WebsocketIntegrationErrorsAlarm"]["Properties"]
+    assert websocket["MetricName"] == "IntegrationError"
+    assert websocket["Dimensions"][0]["Value"] == cfn.ref("WebsocketAPI")
 
 
 def test_every_function_reads_the_shared_resources_by_import(packaged):

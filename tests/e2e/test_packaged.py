@@ -118,3 +118,46 @@ def test_every_function_of_the_stack_runs_from_its_package(managed_stack):
         assert (task / name / "config" / "helpline.yaml").is_file()
         assert not (task / name / "functions" / "survey").exists() or name == "survey"
         assert not (task / name / "boto3").exists()  # the runtime's, never the zip's
+
+
+def test_the_deploy_preflight_runs_against_the_local_stack(managed_stack, tmp_path):
+    """`helpline deploy --check` reads the account it is pointed at: here the local
+    stack's AWS, whose secrets the stack created (all in Secrets Manager)."""
+    import os
+    import subprocess
+    import sys
+
+    from infra.local.state import local_aws_environment
+    from tests.helpers import REPO
+
+    stack = managed_stack
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HELPLINE_"))}
+    env.update(local_aws_environment(stack.info["aws_endpoint"], stack.info["region"]))
+    config = next((stack.state_dir / "config").glob("*.yaml"))
+    result = subprocess.run(
+        [
+            sys.executable,
+            *("-m", "infra.cli", "deploy", "--stage", "dev", "--check"),
+            *(
+                "--config",
+                str(config),
+                "--out",
+                str(tmp_path),
+                "--receive-mail-for",
+                "support@helpline.test",
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "ok      secrets: every secret the config references exists" in out
+    assert "ok      concurrency: no reserved concurrency (account quota 1000" in out
+    assert "ok      ses-receiving: no receipt rule set is active in us-east-1" in out
+    assert "warning ses-sandbox" in out
+    assert "preflight only: nothing was uploaded or changed" in out

@@ -3,11 +3,15 @@ resume, and the errors that change nothing."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from functions.core.models import Direction, TicketStatus
+from functions.core.store import deserialize
+from functions.core.timeutil import to_iso
 from tests.functional.chat_harness import build
 
 TUESDAY = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # London and Madrid are open
@@ -533,3 +537,143 @@ def test_a_note_too_long_for_a_push_reaches_the_agent_cut_and_marked_never_dropp
     [note] = [m for m in chat.ticket(ticket_id).messages if m.direction is Direction.NOTE]
     assert note.text == huge
     assert max(n for connection in sizes.values() for n in connection) <= PUSH_LIMIT
+
+
+# -- POST /chat/session through the chat app: who may open a session, and for how long ----------
+
+SHOP = "https://shop.helpline.test"  # chat.allowed_origins in the demo config
+
+
+@pytest.fixture
+def session_api(chat):
+    """POST /chat/session as API Gateway hands it to the function (chalice.local)."""
+    from chalice.config import Config
+    from chalice.local import LocalGateway
+
+    from functions.chat_ws import app as chat_app
+    from functions.chat_ws import wiring as chat_wiring
+
+    gateway = LocalGateway(chat_app.app, Config.create(chalice_app=chat_app.app))
+
+    def post(body: dict[str, Any], **headers: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+        response = gateway.handle_request(
+            method="POST",
+            path="/chat/session",
+            headers={"content-type": "application/json", **headers},
+            body=json.dumps(body).encode(),
+        )
+        return response["statusCode"], json.loads(response["body"]), response["headers"]
+
+    chat_wiring.use(chat.service)
+    yield post
+    chat_wiring.use(None)
+
+
+def _session_items(chat) -> list[dict[str, Any]]:
+    dynamodb = chat.aws.session.client("dynamodb")
+    items = dynamodb.scan(
+        TableName=chat.aws.resources.table,
+        FilterExpression="begins_with(PK, :p)",
+        ExpressionAttributeValues={":p": {"S": "CHATSESSION#"}},
+    )["Items"]
+    return [deserialize(item) for item in items]
+
+
+def _expires_at(chat, session_id: str) -> datetime:
+    [item] = [i for i in _session_items(chat) if i["id"] == session_id]
+    return datetime.fromtimestamp(int(item["expires_at"]), UTC)
+
+
+def test_the_shops_own_pages_open_a_session_and_may_read_the_answer(chat, session_api):
+    status, body, headers = session_api({"locale": "en-GB"}, origin=SHOP)
+    assert status == 200
+    assert headers["Access-Control-Allow-Origin"] == SHOP  # the page may read it; not `*`
+    assert "Origin" in headers["Vary"]
+    customer = chat.customer(token=body["token"])
+    assert customer.last("welcome")["session_id"] == body["session_id"]
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://copycat.example",
+        "https://shop.helpline.test.copycat.example",
+        "http://shop.helpline.test",  # not the https site
+        "null",  # a sandboxed frame or a file:// page
+    ],
+)
+def test_a_page_on_another_site_is_refused_and_nothing_is_written(chat, session_api, origin):
+    status, body, headers = session_api({"locale": "en-GB"}, origin=origin)
+    assert status == 403 and body["code"] == "origin_not_allowed" and body["reason"]
+    assert headers["Access-Control-Allow-Origin"] not in (origin, "*")  # its page cannot read
+    assert _session_items(chat) == []
+
+
+def test_a_refused_site_cannot_resume_a_session_either(chat, session_api):
+    _, opened, _ = session_api({}, origin=SHOP)
+    status, body, _ = session_api({"token": opened["token"]}, origin="https://copycat.example")
+    assert status == 403 and "token" not in body
+    assert [i["id"] for i in _session_items(chat)] == [opened["session_id"]]
+
+
+def test_a_client_that_is_not_a_browser_opens_a_session_without_origin(chat, session_api):
+    status, body, headers = session_api({"locale": "es-ES"})
+    assert status == 200 and body["token"]
+    assert headers["Access-Control-Allow-Origin"] != "*"
+    assert [i["id"] for i in _session_items(chat)] == [body["session_id"]]
+
+
+def test_a_session_item_expires_a_day_after_its_token_and_resuming_moves_it(chat, session_api):
+    _, opened, _ = session_api({"locale": "en-GB"}, origin=SHOP)
+    token_expires = TUESDAY + timedelta(hours=2)  # chat.session_hours
+    assert opened["expires_at"] == to_iso(token_expires)
+    first = _expires_at(chat, opened["session_id"])
+    assert token_expires < first <= token_expires + timedelta(days=1)
+
+    chat.clock.advance(minutes=90)
+    _, resumed, _ = session_api({"token": opened["token"]}, origin=SHOP)
+    assert resumed["resumed"] and resumed["session_id"] == opened["session_id"]
+    assert _expires_at(chat, opened["session_id"]) == first + timedelta(minutes=90)
+
+
+def test_a_chat_past_its_expiry_is_gone_though_dynamodb_has_not_deleted_it_yet(chat):
+    """DynamoDB deletes expired items up to days late: until then no agent is offered
+    the chat, and one naming it finds nothing."""
+    customer = chat.customer()  # its $disconnect never came: the session still names it
+    customer.send("message", text="My invoice shows the wrong company name", client_id="1")
+    assert customer.last("queued")["position"] == 1
+    [item] = _session_items(chat)
+
+    chat.clock.advance(days=2)
+    emma = chat.agent("emma@helpline.test")
+    assert emma.of("assigned") == []
+    assert emma.of("waiting") and all(f["chats"] == [] for f in emma.of("waiting"))
+    [error] = emma.send("accept", session_id=item["id"])
+    assert error["code"] == "not_found"
+    assert [i["id"] for i in _session_items(chat)] == [item["id"]]  # not deleted yet
+
+
+def test_an_expired_chat_still_frees_its_agents_slot_and_goes_to_nobody_else(chat):
+    emma = chat.agent("emma@helpline.test")
+    customer = chat.customer()
+    customer.send("message", text="My invoice shows the wrong company name", client_id="1")
+    assert emma.last("assigned")
+    emma.disconnect()
+
+    chat.clock.advance(days=2)
+    assert chat.service.housekeeping()["requeued"] == 0
+    assert chat.service.chats.get_presence("emma@helpline.test").active == 0
+    lucia = chat.agent("lucia@helpline.test")
+    assert lucia.of("assigned") == []
+
+
+def test_a_customer_who_leaves_an_address_keeps_it_for_the_next_shift(chat):
+    """After hours the answer comes on another day, by email, and the survey after it:
+    the address lives on the session, so the session is kept as a closed ticket is."""
+    chat.clock.now = SATURDAY
+    customer = chat.customer("es-ES")
+    customer.send("message", text="Hola, mi pedido llegó roto. ¿Qué puedo hacer?", client_id="1")
+    customer.send("contact", email="ana@example.com", name="Ana")
+    [item] = _session_items(chat)
+    kept = datetime.fromtimestamp(int(item["expires_at"]), UTC)
+    assert kept >= SATURDAY + timedelta(days=chat.service.config.retention.closed_ticket_days)

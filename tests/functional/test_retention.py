@@ -49,13 +49,22 @@ def test_a_long_solved_ticket_is_closed_and_expires_with_its_files(aws, monkeypa
     )["Items"]
     assert items and all("expires_at" in item for item in items)
 
-    # DynamoDB's TTL deletes the items; the stream tells the survey function
+    # DynamoDB's TTL deletes the items; the stream tells the survey function, through
+    # the filters its deployed mapping has (infra/functions/survey.yaml), as in AWS
+    from infra.deploy import cfn
+    from infra.local.event_filter import FilterCriteria
+    from tests.helpers import REPO
+
+    mapping = cfn.load(REPO / "infra" / "functions" / "survey.yaml")["Resources"]["OnTicketChange"][
+        "Properties"
+    ]["Events"]["OnTicketChangeDynamodbEventSource"]["Properties"]
     poller = StreamPoller(
         streams_client=aws.session.client("dynamodbstreams"),
         stream_arn=aws.resources.table_stream_arn,
         handler=survey_app.on_ticket_change,
         sqs_client=aws.session.client("sqs"),
         dlq_url=None,
+        filters=FilterCriteria.from_template(mapping["FilterCriteria"]),
     )
     poller.open()
     for item in items:

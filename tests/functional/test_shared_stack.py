@@ -33,7 +33,7 @@ def test_routing_queues_redrive_to_their_dead_letter_queues(aws):
 
 def test_every_dead_letter_queue_has_an_alarm(aws):
     alarms = aws.session.client("cloudwatch").describe_alarms()["MetricAlarms"]
-    watched = {a["Dimensions"][0]["Value"] for a in alarms}
+    watched = {d["Value"] for a in alarms for d in a["Dimensions"]}
     queues = aws.session.client("sqs").list_queues()["QueueUrls"]
     dead_letter = {url.rsplit("/", 1)[1] for url in queues if url.endswith("-dlq")}
     assert dead_letter and dead_letter <= watched

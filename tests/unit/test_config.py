@@ -184,6 +184,42 @@ MISTAKES = [
         id="missing brand address",
     ),
     pytest.param("version: 1", "version: 2", "version", id="future version"),
+    pytest.param(
+        "  allowed_origins: [https://shop.helpline.test]\n",
+        "",
+        "chat.allowed_origins",
+        id="chat without allowed origins",
+    ),
+    pytest.param(
+        "allowed_origins: [https://shop.helpline.test]",
+        "allowed_origins: []",
+        "chat.allowed_origins",
+        id="chat with no allowed origin",
+    ),
+    pytest.param(
+        "allowed_origins: [https://shop.helpline.test]",
+        'allowed_origins: ["*"]',
+        "chat.allowed_origins[0]",
+        id="any origin",
+    ),
+    pytest.param(
+        "allowed_origins: [https://shop.helpline.test]",
+        "allowed_origins: [https://shop.helpline.test, https://helpline.test/shop]",
+        "chat.allowed_origins[1]",
+        id="origin with a path",
+    ),
+    pytest.param(
+        "allowed_origins: [https://shop.helpline.test]",
+        "allowed_origins: [shop.helpline.test]",
+        "chat.allowed_origins[0]",
+        id="origin without a scheme",
+    ),
+    pytest.param(
+        "allowed_origins: [https://shop.helpline.test]",
+        "allowed_origins: ['https://*.helpline.test']",
+        "chat.allowed_origins[0]",
+        id="wildcard origin",
+    ),
     pytest.param("brand:\n", "brand: [\n", "(file)", id="bad YAML"),
 ]
 
@@ -226,3 +262,34 @@ def test_a_rule_with_only_a_channel_condition_is_accepted() -> None:
 
     assert rule.when.channels == (Channel.WHATSAPP,)
     assert rule.tags == ("wa",)
+
+
+def test_chat_without_allowed_origins_says_what_to_write() -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(_edited("  allowed_origins: [https://shop.helpline.test]\n", ""))
+
+    assert "chat.allowed_origins" in str(raised.value)
+    assert "https://" in raised.value.problem
+
+
+def test_allowed_origins_are_written_as_browsers_send_them() -> None:
+    text = _edited(
+        "allowed_origins: [https://shop.helpline.test]",
+        "allowed_origins: ['HTTPS://Shop.Helpline.Test:443', 'http://127.0.0.1:8080']",
+    )
+
+    assert parse_config(text).chat.allowed_origins == (
+        "https://shop.helpline.test",
+        "http://127.0.0.1:8080",
+    )
+
+
+def test_the_local_stacks_copy_of_the_config_allows_its_own_demo_shop(tmp_path: Path) -> None:
+    from infra.local.resources import config_with_fake_platforms
+
+    path = config_with_fake_platforms(DEFAULT_CONFIG_PATH, tmp_path, "http://127.0.0.1:8080")
+
+    assert load_config(path).chat.allowed_origins == (
+        "https://shop.helpline.test",
+        "http://127.0.0.1:8080",
+    )

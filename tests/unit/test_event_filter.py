@@ -25,7 +25,10 @@ FIRST_RESPONSE = (
     '"first_response_at": {"S": [{"exists": true}]}}, '
     '"OldImage": {"first_response_at": {"S": [{"exists": false}]}}}}'
 )
-SURVEY_FILTERS = [NEW_TICKET, SOLVED_OR_CLOSED, FIRST_RESPONSE]
+MESSAGE_REMOVED = (
+    '{"eventName": ["REMOVE"], "dynamodb": {"OldImage": {"type": {"S": ["message"]}}}}'
+)
+SURVEY_FILTERS = [NEW_TICKET, SOLVED_OR_CLOSED, FIRST_RESPONSE, MESSAGE_REMOVED]
 SURVEY = FilterCriteria.from_template({"Filters": [{"Pattern": p} for p in SURVEY_FILTERS]})
 
 STREAM_ARN = (
@@ -169,11 +172,15 @@ def test_an_answer_that_also_solves_the_ticket_matches_both_filters():
     assert _matching(record) == [1, 2]
 
 
-def test_a_message_removed_by_its_ttl_does_not_reach_it():
+def test_a_message_removed_by_its_ttl_reaches_it_so_its_files_go_too():
     record = _record("REMOVE", old=_message(), ttl=True)
     assert record["userIdentity"]["principalId"] == "dynamodb.amazonaws.com"
-    assert _matching(record) == []
-    assert not SURVEY.accepts(record)
+    assert _matching(record) == [3]
+    assert SURVEY.accepts(record)
+
+
+def test_a_ticket_removed_does_not_reach_it():
+    assert not SURVEY.accepts(_record("REMOVE", old=_ticket("closed"), ttl=True))
 
 
 def test_the_constants_here_are_the_filters_the_survey_template_deploys():
