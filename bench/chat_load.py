@@ -873,6 +873,113 @@ def run(
     }
 
 
+# The same run with the functions inside the stack's own process (the source tree, as
+# the local stack ran them until issue 15): `python -m bench --only chat` at commit
+# 7975ff4, 2026-12-08 01:10 UTC, on the machine the figures after it come from.
+IN_PROCESS = {
+    "commit": "7975ff4",
+    "measured": "2026-12-08 01:10 UTC",
+    "relay_per_second": 8.4,
+    "round_trip_p50_ms": 34480,
+    "round_trip_p99_ms": 47212,
+    "solo_round_trip_p50_ms": 224,
+    "solo_round_trip_p99_ms": 271,
+    "opening_seconds": 69.7,
+    "net_cpu_ms_per_message": 121.1,
+    "net_cpu_ms_per_chat": 358.4,
+    "idle_cpu_ms_per_second": 21,
+    "total_seconds": 165,
+}
+
+
+def before_after(result: dict[str, Any]) -> list[str]:
+    """The in-process figures next to this run's, for the same command (only for the
+    default sizes, which the in-process run used)."""
+    from bench.peers_common import table
+
+    if result["chats"] != 200 or result["messages"] != 1:
+        return []
+    before = IN_PROCESS
+    relay, solo, opening = result["relay"], result["solo"], result["opening"]
+
+    def row(label: str, old: float, new: float, unit: str, digits: int = 0) -> list[str]:
+        return [
+            label,
+            f"{old:,.{digits}f} {unit}",
+            f"{new:,.{digits}f} {unit}",
+            f"{new / old:.2f}x",
+        ]
+
+    return [
+        "",
+        "### Before and after the functions left the stack's process",
+        "",
+        f"Until issue 15 the local stack ran the functions' source tree inside its own process "
+        f"(one Python, one core for everything); now each runs from its packaged zip in worker "
+        f"processes of its own. The same command, measured at commit {before['commit']} "
+        f"({before['measured']}) and now:",
+        "",
+        *table(
+            ["", "in the stack's process", "packaged, own processes", "after / before"],
+            [
+                row(
+                    "relay throughput, all talking",
+                    before["relay_per_second"],
+                    relay["per_second"],
+                    "msg/s",
+                    1,
+                ),
+                row(
+                    "round trip p50, all talking",
+                    before["round_trip_p50_ms"],
+                    relay["round_trip"]["p50_ms"],
+                    "ms",
+                ),
+                row(
+                    "round trip p99, all talking",
+                    before["round_trip_p99_ms"],
+                    relay["round_trip"]["p99_ms"],
+                    "ms",
+                ),
+                row(
+                    "round trip p50, one talking",
+                    before["solo_round_trip_p50_ms"],
+                    solo["round_trip"]["p50_ms"],
+                    "ms",
+                ),
+                row(
+                    "opening 200 chats",
+                    before["opening_seconds"],
+                    opening["wall_seconds"],
+                    "s",
+                    1,
+                ),
+                row(
+                    "CPU per relayed message, net of idle",
+                    before["net_cpu_ms_per_message"],
+                    relay["net_cpu_ms_per_message"],
+                    "ms",
+                    1,
+                ),
+                row(
+                    "CPU per opened chat, net of idle",
+                    before["net_cpu_ms_per_chat"],
+                    opening["net_cpu_ms_per_chat"],
+                    "ms",
+                    1,
+                ),
+                row(
+                    "idle CPU",
+                    before["idle_cpu_ms_per_second"],
+                    1000 * result["idle_cpu_per_second"],
+                    "ms/s",
+                ),
+                row("whole run", before["total_seconds"], result["total_seconds"], "s"),
+            ],
+        ),
+    ]
+
+
 def markdown(result: dict[str, Any]) -> str:
     from bench.peers_common import table
 
@@ -960,10 +1067,11 @@ def markdown(result: dict[str, Any]) -> str:
         f"- idle stack CPU (schedules, stream poller, all chats connected): "
         f"{1000 * result['idle_cpu_per_second']:.0f} ms/s",
         "",
-        "CPU is the whole stack process's (utime + stime from /proc): the aiohttp WebSocket",
-        "bridge, the chat_ws handlers and the embedded moto server standing in for DynamoDB and",
-        "the Management API, so it bounds the handlers' own CPU from above. The clients share",
-        "the same cores, and latencies include waiting for them.",
+        "CPU is the whole stack's (utime + stime from /proc, of its process and every process",
+        "under it): the aiohttp WebSocket bridge and the embedded moto server standing in for",
+        "DynamoDB and the Management API in the stack's process, and chat_ws's packaged handlers",
+        "in their worker processes, so it bounds the handlers' own CPU from above. The clients",
+        "share the same cores, and latencies include waiting for them.",
         "",
         f"With every chat talking, the latencies are queueing: the stack is CPU-bound at "
         f"{relay['per_second']:.1f} relayed",
@@ -998,6 +1106,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"the handlers' own CPU is about **{own:.0f} ms** (the mean of a customer message and an",
         f"agent reply); moto answering their calls takes {moto:.0f} ms in-process, and more as a",
         "server behind HTTP in the stack, with the bridge and the Management API on the same process.",
+        *before_after(result),
         "",
     ]
     return "\n".join(lines)

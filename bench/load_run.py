@@ -376,6 +376,65 @@ async def _agents_online(
     await asyncio.gather(*(drain(s) for s in sockets), return_exceptions=True)
 
 
+# The default run (scale 0.05) with the functions inside the stack's own process, as the
+# local stack ran them until issue 15: `python -m bench --only load` at commit 7975ff4,
+# 2026-12-08 01:11 UTC, on the machine the figures after it come from.
+IN_PROCESS = {
+    "commit": "7975ff4",
+    "measured": "2026-12-08 01:11 UTC",
+    "sizes": {"mails": 500, "chats": 50, "social": 250},
+    "throughput": {"email": 5.6, "chat": 0.6, "social": 2.8},
+    "p50_ms": {"email": 157, "chat": 13888, "social": 1616},
+    "p99_ms": {"email": 601, "chat": 18921, "social": 5539},
+    "elapsed_seconds": 98,
+    "stack_cpu_seconds": 102,
+}
+
+
+def before_after(result: dict[str, Any]) -> list[str]:
+    """The in-process run next to this one, when the sizes are the same."""
+    before = IN_PROCESS
+    if result["sizes"] != before["sizes"]:
+        return []
+    sending = max(result["sending_seconds"], 0.001)
+    sent = {
+        "email": result["results"].get("mails_sent", 0),
+        "chat": result["results"].get("chats_acked", 0),
+        "social": result["results"].get("social_distinct", 0),
+    }
+    lines = [
+        "",
+        "### Before and after the functions left the stack's process",
+        "",
+        "Until issue 15 the local stack ran the functions' source tree inside its own process;",
+        "now each runs from its packaged zip in worker processes of its own, so the stack uses",
+        f"both cores. The same run, measured at commit {before['commit']} ({before['measured']})",
+        "and now:",
+        "",
+        "| | in the stack's process | packaged, own processes | after / before |",
+        "|---|---:|---:|---:|",
+    ]
+    for channel in ("email", "chat", "social"):
+        old = before["throughput"][channel]
+        new = sent[channel] / sending
+        lines.append(f"| {channel} throughput /s | {old:.1f} | {new:.1f} | {new / old:.2f}x |")
+        for mark in ("p50_ms", "p99_ms"):
+            old_ms = before[mark][channel]
+            new_ms = result["latency"].get(channel, {}).get(mark, 0)
+            label = mark.replace("_ms", "")
+            lines.append(
+                f"| {channel} {label} ms | {old_ms:,.0f} | {new_ms:,.0f} | {new_ms / old_ms:.2f}x |"
+            )
+    lines += [
+        f"| every ticket in the table after | {before['elapsed_seconds']} s | "
+        f"{result['elapsed_seconds']:.0f} s | "
+        f"{result['elapsed_seconds'] / before['elapsed_seconds']:.2f}x |",
+        f"| the stack's CPU | {before['stack_cpu_seconds']} s | {result['stack_cpu_seconds']:.0f} s | "
+        f"{result['stack_cpu_seconds'] / before['stack_cpu_seconds']:.2f}x |",
+    ]
+    return lines
+
+
 def markdown(result: dict[str, Any]) -> str:
     sizes, results = result["sizes"], result["results"]
     full = sizes == FULL
@@ -444,9 +503,11 @@ def markdown(result: dict[str, Any]) -> str:
         "Every message is in exactly one ticket, each ticket holds one message, and no dead-letter",
         f"queue holds anything ({', '.join(f'{k} {v}' for k, v in result['dead_letters'].items())}).",
         f"All tickets were in the table {result['elapsed_seconds']:.0f} s after the start; the stack used",
-        f"{result['stack_cpu_seconds']:.0f} s of CPU. Mail latency is the SMTP session (SES answers as",
-        "soon as it has the mail; the ticket follows asynchronously), chat latency the customer's",
-        "message until its acknowledgement, social latency the webhook's HTTP answer.",
+        f"{result['stack_cpu_seconds']:.0f} s of CPU (its process and the functions' worker processes).",
+        "Mail latency is the SMTP session (SES answers as soon as it has the mail; the ticket",
+        "follows asynchronously), chat latency the customer's message until its acknowledgement,",
+        "social latency the webhook's HTTP answer.",
+        *before_after(result),
     ]
     return "\n".join(lines) + "\n"
 
