@@ -97,6 +97,7 @@ class CustomerService:
                 tags=sorted({*keep.tags, *gone.tags}),
                 name=keep.name or gone.name,
                 undeliverable=sorted({*keep.undeliverable, *gone.undeliverable}),
+                merged_from=[*keep.merged_from, gone_id],
             )
             merged = replace(gone, merged_into=keep_id)
             try:
@@ -181,12 +182,19 @@ class CustomerService:
     # -- erase --------------------------------------------------------------------------------------
 
     def erase(self, customer_id: str) -> EraseResult:
+        """Everything stored about the customer (and the profiles merged into theirs),
+        and nothing of anyone else: a kept platform delivery that also carries other
+        customers' messages is rewritten without theirs instead of deleted."""
         data = self.store.customer_data(customer_id)
         result = EraseResult(customer_id, tickets=sorted(data.tickets))
         if self.blobs is not None:
             for uri in data.s3_refs():
                 ref = self._ref(uri)
-                if ref is not None:
+                if ref is None:
+                    continue
+                if ref.key.startswith(SOCIAL_RAW_PREFIX):
+                    result.objects += self._without(ref, data.platform_ids)
+                else:
                     self.blobs.delete(ref)
                     result.objects += 1
         result.items = self.store.delete_items(data.all_items())
@@ -194,6 +202,38 @@ class CustomerService:
             "erased customer %s: %d items, %d objects", customer_id, result.items, result.objects
         )
         return result
+
+    def _without(self, ref: ObjectRef, ids: set[str]) -> int:
+        """A kept delivery without the customer's events: rewritten, or deleted when
+        nothing of anyone else is in it. 1 when it changed."""
+        import json
+
+        from functions.core.channels.erasure import without
+
+        assert self.blobs is not None
+        try:
+            payload = json.loads(self.blobs.get(ref))
+        except MissingObjectError:
+            return 0
+        except ValueError:  # not JSON: nothing else can be told apart in it
+            self.blobs.delete(ref)
+            return 1
+        platform = ref.key[len(SOCIAL_RAW_PREFIX) :].split("/", 1)[0]
+        rest = without(platform, payload, ids)
+        if rest is None:
+            self.blobs.delete(ref)
+        elif rest != payload:
+            self.blobs.put(
+                ref.key,
+                json.dumps(rest, ensure_ascii=False).encode("utf-8"),
+                content_type="application/json",
+            )
+        else:
+            return 0
+        return 1
+
+
+SOCIAL_RAW_PREFIX = "social/raw/"  # the social_dm function keeps deliveries there
 
 
 def _plain(item: Mapping[str, Any]) -> dict[str, Any]:

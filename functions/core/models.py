@@ -163,6 +163,8 @@ class Customer:
     undeliverable: list[str] = field(default_factory=list)  # identities that bounced
     created_at: datetime | None = None
     merged_into: str | None = None
+    # the profiles merged into this one, so erasing this customer finds them too
+    merged_from: list[str] = field(default_factory=list)
 
     def identity(self, kind: str) -> Identity | None:
         for identity in self.identities:

@@ -341,6 +341,7 @@ def customer_to_item(customer: Customer, version: int) -> dict[str, Any]:
         "undeliverable": list(customer.undeliverable),
         "created_at": maybe_iso(customer.created_at),
         "merged_into": customer.merged_into,
+        "merged_from": list(customer.merged_from) or None,
         "version": version,
     }
 
@@ -359,6 +360,7 @@ def customer_from_item(item: Mapping[str, Any]) -> tuple[Customer, int]:
         undeliverable=list(item.get("undeliverable", [])),
         created_at=maybe_from_iso(item.get("created_at")),
         merged_into=item.get("merged_into"),
+        merged_from=list(item.get("merged_from") or []),
     )
     return customer, int(item.get("version", 0))
 
@@ -715,6 +717,9 @@ class CustomerData:
     customer_id: str
     items: list[dict[str, Any]] = field(default_factory=list)  # not in a ticket partition
     tickets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # id -> its items
+    # their ids on the messaging platforms (psid, igsid, wa_id, telegram, x): what marks
+    # their events in a kept delivery that other customers' events share
+    platform_ids: set[str] = field(default_factory=set)
 
     def all_items(self) -> list[dict[str, Any]]:
         return [*self.items, *(i for items in self.tickets.values() for i in items)]
@@ -1208,15 +1213,29 @@ class TicketStore:
         """Every item that holds this customer's data, found through the keys and indexes
         (their profile, identities, tickets with messages and events, the thread and
         dedupe records of those messages, conversation pointers, chat sessions, surveys
-        and answers, rate-limit records): never a scan."""
+        and answers, rate-limit records), and the same of every profile merged into
+        theirs: never a scan."""
+        data = CustomerData(customer_id)
+        pending, seen = [customer_id], set()
+        while pending:
+            current = pending.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            merged_from = self._collect(current, data)
+            pending.extend(merged_from)
+        return data
+
+    def _collect(self, customer_id: str, data: CustomerData) -> list[str]:
+        """One profile's items into `data`; the ids of the profiles merged into it."""
         from functions.core.channels.chat import session_of
 
-        data = CustomerData(customer_id)
         profile = self._get(_customer_key(customer_id))
         if profile is None:
-            return data
+            return []
         data.items.append(profile)
         customer, _ = customer_from_item(profile)
+        data.platform_ids.update(i.value for i in customer.identities if i.kind != "email")
         for identity in customer.identities:
             found = self._get(_ident_key(identity))
             if found is not None and found.get("customer_id") == customer_id:
@@ -1263,7 +1282,7 @@ class TicketStore:
             response = self._get({"PK": survey["PK"], "SK": "RESPONSE"})
             if response is not None:
                 data.items.append(response)
-        return data
+        return list(customer.merged_from)
 
     def delete_items(self, items: Iterable[Mapping[str, Any]]) -> int:
         """Delete items by their keys, 25 to a batch (retrying what DynamoDB leaves)."""
