@@ -756,6 +756,13 @@ class ChatService:
     def _rate(self, connection: Connection, session: ChatSession, action: Action) -> None:
         if session.ticket_id is None:
             raise _fail("invalid_state", "there is nothing to rate yet")
+        # a rating is about the answer the customer got: an anonymous visitor must not be
+        # able to rate chats nobody answered (after hours, abandoned in the queue), nor
+        # rate one chat many times
+        if session.rating is not None:
+            raise _fail("already_rated", "this chat was rated already")
+        if not self._answered(session):
+            raise _fail("nothing_to_rate", "nobody has answered in this chat yet")
         score = int(action.get("score"))
 
         def rated(s: ChatSession) -> ChatSession:
@@ -773,6 +780,14 @@ class ChatService:
         if self.ratings is not None:
             self.ratings(session.ticket_id, score, comment, session.agent)
         self.pusher.push(connection.id, event("rated", score=score))
+
+    def _answered(self, session: ChatSession) -> bool:
+        """An agent replied in the chat, or the FAQ bot gave an answer."""
+        if session.agent_replied:
+            return True
+        assert session.ticket_id is not None
+        bundle = self.tickets.bundle(session.ticket_id)
+        return any(m.kind in ("bot", "agent_reply") for m in bundle.messages)
 
     def _customer_close(self, connection: Connection, session: ChatSession, action: Action) -> None:
         self.close(session.id, by="customer")
