@@ -175,6 +175,8 @@ def main(name: str, argv: list[str] | None = None) -> None:
             f"INFO: imported before instrumentation, not instrumented: {already}", file=sys.stderr
         )
     target = TARGETS[name]
+    if target.setup is not None:
+        target.setup()  # before the CPU limit is armed: building a world takes seconds
     known = _known()
     signal.signal(signal.SIGPROF, _on_cpu_limit)
     atheris.Setup(list(argv if argv is not None else sys.argv), one_input(target, known))

@@ -9,16 +9,22 @@ the right shape, or raised the one exception that means "the sender's fault"
 something it must not (a valid signature refused, a refusal with a 500 status).
 
 The atheris harnesses (bench/fuzz/fuzz_*.py) and the hypothesis tests (tests/fuzz)
-both call these, so the two check exactly the same property.
+both call these, so the two check exactly the same property. Invalid Unicode is part
+of every JSON target's dictionary (lone `\\ud83d` escapes, invalid UTF-8 bytes), and
+what a parser accepts must encode as UTF-8, as boto3 and a push will encode it. The
+`intake` target goes past the parsers: deliveries and chat frames through the real
+services into DynamoDB under moto (bench/fuzz/intake_rig.py).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import json
+import re
 import traceback
 import zlib
 from collections.abc import Callable, Iterable, Mapping
@@ -28,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.fuzz import seeds
+from bench.fuzz.intake_rig import KINDS, run_intake
+from bench.fuzz.intake_rig import rig as intake_rig
 from functions.chat_ws import protocol
 from functions.core import mime, quotes, surveys, tokens
 from functions.core.channels import email, instagram, messenger, signatures, telegram, whatsapp, x
@@ -55,6 +63,18 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
+def _encodable(value: Any) -> bool:
+    """Whether every text in `value` encodes as UTF-8 (a lone surrogate does not: boto3,
+    DynamoDB and a push would fail on it after the parser accepted it)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    try:
+        json.dumps(value, default=str, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     name: str
@@ -66,6 +86,7 @@ class Target:
     max_len: int  # the largest input the fuzzer builds
     weight: float  # share of the fuzzing budget
     words: Callable[[], Iterable[bytes]] = field(default=lambda: ())  # a libFuzzer dictionary
+    setup: Callable[[], object] | None = None  # run once before fuzzing, outside the CPU limit
 
 
 # --- amplifiers: the same input, about 8 times larger -------------------------------------
@@ -213,6 +234,7 @@ def _check_delivery(delivery: Delivery) -> None:
             all(isinstance(k, str) and isinstance(v, str) for k, v in message.extra),
             "extra holds something other than text",
         )
+        _require(_encodable(message), "a message holds text UTF-8 cannot encode")
     for rejected in delivery.rejected:
         _require(
             bool(rejected.index and rejected.code and rejected.reason), "an unexplained rejection"
@@ -237,6 +259,14 @@ def _webhook(normalize: Callable[..., Delivery], account: str) -> Callable[[byte
     return run
 
 
+# invalid Unicode in JSON: lone surrogate escapes (json.loads accepts them), a surrogate
+# as raw bytes (json.loads of bytes accepts that too), and bytes that are not UTF-8
+INVALID_UNICODE_WORDS = (
+    b'"\\ud83d"', b"\\ud83d", b"\\udfff", b"\\ud800\\ud800", b"\\ude00\\ud83d",
+    b"\xed\xa0\xbd", b"\xff", b"\xc3", b"\xc0\xaf", b"\xf4\x90\x80\x80",
+)  # fmt: skip
+
+
 def _json_words(bodies: Callable[[], list[bytes]]) -> Callable[[], Iterable[bytes]]:
     """The field names and short string values of the seeds, as JSON tokens."""
 
@@ -253,6 +283,7 @@ def _json_words(bodies: Callable[[], list[bytes]]) -> Callable[[], Iterable[byte
             b"false",
             b"-1",
             b"1e400",
+            *INVALID_UNICODE_WORDS,
         }
         stack: list[Any] = []
         for raw in bodies():
@@ -361,6 +392,9 @@ def run_chat(data: bytes) -> None:
             _require(action.name in allowed, f"{action.name!r} accepted for a {role}")
             text = action.get("text")
             _require(text is None or len(text) <= 4000, "text over max_chars accepted")
+            _require(_encodable(dict(action.fields)), "a field UTF-8 cannot encode accepted")
+            raw = frame.encode("utf-8", "surrogatepass") if isinstance(frame, str) else frame
+            _require(len(raw) <= protocol.MAX_FRAME_BYTES, "a frame over 32 KB accepted")
 
 
 # --- config -----------------------------------------------------------------------------
@@ -457,6 +491,71 @@ def token_seeds() -> list[bytes]:
     return [*seeds.tokens(), *seeds.payload_bodies()]
 
 
+# --- the intake, into the store -------------------------------------------------------
+
+
+# the fields people write in, where a broken character comes from
+_TEXT_KEYS = frozenset(
+    {"text", "body", "caption", "title", "name", "first_name", "last_name", "username",
+     "screen_name", "emoji", "reaction", "description", "comment", "url", "locale"}
+)  # fmt: skip
+_TEXT_VALUE = re.compile(rb'"(?:text|body|first_name|name|title)":\s*"')
+
+
+def _broken(body: bytes) -> list[bytes]:
+    """A real body with invalid Unicode where people write: each text given a lone
+    surrogate (as Meta sends an emoji cut in half), or the first one starting with a
+    surrogate as raw bytes, or with a byte that is not UTF-8."""
+    found = []
+    opening = _TEXT_VALUE.search(body)
+    if opening is not None:
+        at = opening.end()
+        found += [body[:at] + bad + body[at:] for bad in (b"\xed\xa0\xbd", b"\xff")]
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return found
+    stack, changed = [decoded], False
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                if key in _TEXT_KEYS and isinstance(child, str) and child:
+                    node[key] = child[: len(child) // 2] + "\ud83d" + child[len(child) // 2 :]
+                    changed = True
+                else:
+                    stack.append(child)
+    if changed:
+        found.append(json.dumps(decoded).encode())
+    return found
+
+
+def intake_seeds() -> list[bytes]:
+    """`<kind>`, a newline, `<body>`: every platform's real deliveries and the chat
+    frames, each also with invalid Unicode in it."""
+    sources = {
+        "meta": seeds.meta_bodies,
+        "telegram": seeds.telegram_bodies,
+        "x": seeds.x_bodies,
+        "chat": seeds.chat_frames,
+    }
+    found: list[bytes] = []
+    for kind, bodies in sources.items():
+        for body in bodies():
+            for variant in (body, *_broken(body)):
+                found.append(kind.encode() + b"\n" + variant)
+    return found
+
+
+def intake_words() -> Iterable[bytes]:
+    found = {kind.encode() + b"\n" for kind in KINDS}
+    for bodies in (seeds.meta_bodies, seeds.telegram_bodies, seeds.x_bodies, seeds.chat_frames):
+        found.update(_json_words(bodies)())
+    return sorted(found)
+
+
 # --- the registry -----------------------------------------------------------------------
 
 # mails and bodies: 16 kB holds the headers and structure of nearly every real mail, and
@@ -467,7 +566,7 @@ TARGETS: Mapping[str, Target] = {
     target.name: target
     for target in (
         Target("mime", "functions.core.mime.parse_mail", "RejectedInput(empty_mail)", run_mime,
-               seeds.mails, repeat_body, _MAIL, 3.0, lambda: MAIL_WORDS),
+               seeds.mails, repeat_body, _MAIL, 2.4, lambda: MAIL_WORDS),
         Target("email", "functions.core.channels.email.normalize", "RejectedInput", run_email,
                seeds.mails, repeat_body, _MAIL, 1.0, lambda: MAIL_WORDS),
         Target("quotes", "functions.core.quotes.split_reply, strip_reply", "nothing", run_quotes,
@@ -499,6 +598,9 @@ TARGETS: Mapping[str, Target] = {
         Target("chat", "functions.chat_ws.protocol.decode (customer and agent)", "RejectedInput",
                run_chat, seeds.chat_frames, repeat_json, 16 * 1024, 1.0,
                _json_words(seeds.chat_frames)),
+        Target("intake", "functions.social_dm.service (meta, telegram, x), functions.chat_ws.service.handle; "
+               "into DynamoDB under moto", "nothing: a status or an error event", run_intake,
+               intake_seeds, None, 16 * 1024, 0.6, intake_words, setup=intake_rig),
         Target("config", "functions.core.config.parse_config", "ConfigError", run_config,
                seeds.configs, repeat_after_first_line, 16 * 1024, 1.5, lambda: CONFIG_WORDS),
         Target("tokens", "functions.core.tokens.verify (raw and validly signed)", "RejectedInput",

@@ -4,7 +4,10 @@ docs/chat-protocol.md is the specification. Decoding is strict and total: any in
 either becomes an `Action` whose fields have the right types and sizes, or raises
 `RejectedInput` with a protocol error code (`bad_json`, `unknown_action`,
 `missing_field`, `bad_field`, `too_large`), which the service answers with an `error`
-event. Nothing else can escape, whatever the frame holds.
+event. Nothing else can escape, whatever the frame holds. An accepted Action holds
+only text UTF-8 can encode: a frame with a lone surrogate anywhere (an unpaired
+`\ud83d`, which would fail later, in the store or in a push) is `bad_field`, and so is
+a `message` or `note` that shows nothing (only spaces or zero-width characters).
 
 Encoding keeps every server frame within what one push takes (`MAX_PUSH_BYTES` of
 UTF-8 as pushed): `history_frames` pages a history by bytes, `waiting_event` lists
@@ -22,20 +25,34 @@ from typing import Any
 
 from functions.core.channels.chat import MAX_PUSH_BYTES
 from functions.core.errors import RejectedInput
+from functions.core.text import has_visible_text, lone_surrogate_path
 
-MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's limit for a client's message
-# and for each WebSocket frame a client sends: API Gateway refuses bigger frames itself
-# and hands us whole messages (up to MAX_MESSAGE_BYTES, in as many frames as it takes).
+# API Gateway's limit for each WebSocket frame a client sends: it refuses bigger frames
+# itself, and so does the handler with `too_large` (the local stack's bridge passes up to
+# 256 KB), so a client meets the same limit everywhere. A chat message sent as UTF-8 (as
+# JSON.stringify writes it) is far smaller: 4,000 characters are at most 24 KB of JSON.
 # What we send is limited by PostToConnection instead: MAX_PUSH_BYTES.
 MAX_FRAME_BYTES = 32 * 1024
 CUSTOMER_ACTIONS = frozenset(
-    {"hello", "message", "typing", "read", "agent", "contact", "transcript", "rate", "close"}
+    {
+        "hello",
+        "message",
+        "typing",
+        "read",
+        "agent",
+        "contact",
+        "transcript",
+        "verify",
+        "rate",
+        "close",
+    }
 )
 AGENT_ACTIONS = frozenset(
     {"status", "accept", "message", "note", "typing", "read", "transfer", "close"}
 )
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _SESSION_ID = re.compile(r"^[A-Za-z0-9]{6,40}$")
+_CODE = re.compile(r"^[0-9]{6}$")
 _EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,190}\.[^@\s<>\"'.]{2,63}$")
 
 
@@ -95,8 +112,8 @@ def decode(body: Any, *, role: str, max_chars: int) -> Action:
     if not isinstance(body, str | bytes):
         raise _reject("bad_json", "send one JSON object per frame")
     raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
-    if len(raw) > MAX_MESSAGE_BYTES:
-        raise _reject("too_large", "a message is at most 128 KB")
+    if len(raw) > MAX_FRAME_BYTES:
+        raise _reject("too_large", "a frame is at most 32 KB")
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -105,12 +122,29 @@ def decode(body: Any, *, role: str, max_chars: int) -> Action:
         raise _reject("bad_json", "send one JSON object per frame")
     candidate = data.get("client_id")
     try:
+        _check_unicode(data)
         return _decode_object(data, role, max_chars)
     except RejectedInput as exc:
         # so the widget knows which of its messages was refused
         if isinstance(candidate, str) and _CLIENT_ID.match(candidate):
             exc.client_id = candidate  # type: ignore[attr-defined]
         raise
+
+
+def _check_unicode(data: Mapping[str, Any]) -> None:
+    """Refuse a frame holding a lone surrogate before any of it is used or echoed: the
+    widget can resend the text, which a push or the store could not encode."""
+    where = lone_surrogate_path(data)
+    if where is None:
+        return
+    name = data.get("action")
+    known = isinstance(name, str) and (name in CUSTOMER_ACTIONS or name in AGENT_ACTIONS)
+    action = name if known else None
+    raise _reject(
+        "bad_field",
+        f"`{where}` is not valid Unicode (half of a surrogate pair); send text as UTF-8",
+        action,
+    )
 
 
 def _decode_object(data: Mapping[str, Any], role: str, max_chars: int) -> Action:
@@ -141,8 +175,10 @@ def _fields(name: str, role: str, data: Mapping[str, Any], max_chars: int) -> di
         out["session_id"] = _session(data, name, required=True)
     if name in ("message", "note"):
         text = _text(data, "text", name, limit=max_chars, required=True) or ""
-        if not text.strip():
-            raise _reject("missing_field", "`text` is empty", name)
+        if not has_visible_text(text):
+            raise _reject(
+                "bad_field", "`text` shows nothing: only spaces or invisible characters", name
+            )
         out["text"] = text
     elif name == "hello":
         out["locale"] = _text(data, "locale", name, limit=35, required=False)
@@ -167,6 +203,11 @@ def _fields(name: str, role: str, data: Mapping[str, Any], max_chars: int) -> di
     elif name in ("contact", "transcript"):
         out["email"] = _email(data, name, required=True)
         out["name"] = _text(data, "name", name, limit=120, required=False)
+    elif name == "verify":
+        code = (_text(data, "code", name, limit=20, required=True) or "").strip()
+        if not _CODE.match(code):
+            raise _reject("bad_code", "`code` is the 6 digits from the email", name)
+        out["code"] = code
     elif name == "rate":
         score = data.get("score")
         if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:

@@ -15,12 +15,17 @@ docs/chat-protocol.md is the contract with clients. The rules here:
 - Errors are the sender's: an `error` event with a code, and nothing else changes.
 - Sessions are opened only for pages of `chat.allowed_origins`. A session item expires
   (the table's TTL) a day after its last token, and is gone for every read from then on.
+- A transcript (the visitor's own words among others) is mailed only to an address the
+  visitor proved is theirs, once a chat; see `_transcript`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import math
+import secrets
 import statistics
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
@@ -43,10 +48,11 @@ from functions.core.channels.chat import (
     customer_visible,
 )
 from functions.core.chatstore import ChatSession, ChatStore, Connection, parse_cursor
-from functions.core.errors import DeliveryError, NotFoundError, RejectedInput
+from functions.core.errors import DeliveryError, NotFoundError, RejectedInput, maybe_sent
 from functions.core.faq import match as faq_match
 from functions.core.models import Channel, Direction, Identity, InboundMessage, Message
 from functions.core.redact import redact_email
+from functions.core.replies import AUTOMATIC_MAIL_CAPPED, CAPPED_REASON
 from functions.core.timeutil import Clock, to_iso, utcnow
 from functions.core.tokens import sign, verify
 
@@ -65,6 +71,10 @@ AGENT_PURPOSE = "agent"
 # before the token expired lives 2 h more (API Gateway's limit), housekeeping then ends
 # the chat, and a rating or transcript may follow its end; a day covers all of that.
 SESSION_KEPT_AFTER_TOKEN = timedelta(days=1)
+# a transcript's verification code: how long it is good for, and how many wrong tries
+# end it (with 6 digits and 3 codes a chat, a guess succeeds once in 66,000 chats)
+CODE_VALID = timedelta(minutes=15)
+CODE_TRIES = 5
 
 
 def waiting_entry(session: ChatSession) -> dict[str, Any]:
@@ -115,6 +125,8 @@ class ChatService:
         self.ws_url = ws_url
         self.clock = clock
         self.agent_names = {a.email: a.name for a in config.agents}
+        # counts a metric (name, dimensions): the function's EMF metrics, when wired
+        self.count_metric: Callable[..., None] = lambda name, **dimensions: None
 
     # -- tokens ------------------------------------------------------------------------------
 
@@ -398,7 +410,7 @@ class ChatService:
             return
         if session.hello_at is None:
             raise _fail("hello_first", "send `hello` before anything else")
-        if session.state == "closed" and action.name not in ("transcript", "rate"):
+        if session.state == "closed" and action.name not in ("transcript", "verify", "rate"):
             raise _fail("closed", "this chat has ended")
         if action.name == "message":
             self._customer_message(connection, session, action, frame_id)
@@ -409,6 +421,7 @@ class ChatService:
             "agent": self._ask_for_agent,
             "contact": self._contact,
             "transcript": self._transcript,
+            "verify": self._verify,
             "rate": self._rate,
             "close": self._customer_close,
         }[action.name]
@@ -682,13 +695,184 @@ class ChatService:
             )
         self.pusher.push(connection.id, event("contact_saved", email=email))
 
+    # -- the transcript by email ---------------------------------------------------------------
+    #
+    # A visitor is anonymous and a transcript carries their own words: mailed to any address
+    # they name, it would let anyone send any text from our address to anyone (issue 16).
+    # So the address is proven first: a mail holding only our fixed words and a one-time
+    # code goes there, the visitor types the code back (`verify`), and then the transcript
+    # follows, once a chat. Chosen over an agent confirming the address: it works after
+    # hours and in chats only the bot answered, and an agent has no way to tell a
+    # visitor's address from a stranger's either. Every mail (code or transcript) counts
+    # against the chat's and the address's limits and the global automatic-mail cap.
+
     def _transcript(self, connection: Connection, session: ChatSession, action: Action) -> None:
         if session.ticket_id is None:
             raise _fail("invalid_state", "there is nothing to send yet")
         if self.email_sender is None:
             raise _fail("invalid_state", "transcripts by email are not configured")
         email = action.get("email")
-        bundle = self.tickets.bundle(session.ticket_id)
+        proven = session.verified_email == email
+        self._check_transcript_limits(session, code=not proven)
+        if proven:
+            self._send_transcript(connection, session, email)
+        else:
+            self._send_code(connection, session, email)
+
+    def _check_transcript_limits(self, session: ChatSession, *, code: bool) -> None:
+        if session.transcript_sent_at is not None:
+            raise _fail("already_sent", "the transcript of this chat has been sent already")
+        # codes are what reach unproven addresses; the transcript goes to a proven one
+        if code and session.transcript_mails >= self.settings.verification_mails_per_session:
+            raise _fail("limit_reached", "this chat has sent as many codes as it may")
+
+    def _code_hash(self, session_id: str, email: str, code: str) -> str:
+        message = f"{session_id}\n{email}\n{code}".encode()
+        return hmac.new(self.secret("session"), message, hashlib.sha256).hexdigest()
+
+    def _send_code(self, connection: Connection, session: ChatSession, email: str) -> None:
+        assert session.ticket_id is not None and self.email_sender is not None
+        now = self.clock()
+        self._reserve_mail(session.ticket_id, email, kind="verification")
+        code = f"{secrets.randbelow(1_000_000):06d}"
+        refused: list[RejectedInput] = []
+
+        def claim(s: ChatSession) -> ChatSession | None:
+            refused.clear()
+            try:
+                self._check_transcript_limits(s, code=True)
+            except RejectedInput as exc:
+                refused.append(exc)
+                return None
+            s.transcript_mails += 1
+            s.verify_email = email
+            s.verify_code = self._code_hash(s.id, email, code)
+            s.verify_expires_at = now + CODE_VALID
+            s.verify_attempts = 0
+            return s
+
+        updated = self.chats.update_session(session.id, claim, now=now)
+        if updated is None:
+            raise _fail("not_found", "this chat session no longer exists; open a new one")
+        if refused:
+            raise refused[0]
+        mail = self._code_mail(updated, email, code)
+        try:
+            self.email_sender.send(mail)
+        except DeliveryError as exc:
+            raise _fail("invalid_state", f"the code could not be sent: {exc.reason}") from exc
+        self.tickets.record_event(
+            session.ticket_id,
+            "transcript_code_sent",
+            {"to": redact_email(email)},
+            actor="customer",
+        )
+        self.pusher.push(
+            connection.id,
+            event("code_sent", email=email, expires_at=to_iso(now + CODE_VALID)),
+        )
+
+    def _verify(self, connection: Connection, session: ChatSession, action: Action) -> None:
+        now = self.clock()
+        code = action.get("code")
+        refused: list[RejectedInput] = []
+
+        def check(s: ChatSession) -> ChatSession | None:
+            refused.clear()
+            if s.verify_email is None or s.verify_code is None:
+                refused.append(
+                    _fail("invalid_state", "ask for the transcript first: the code comes by email")
+                )
+                return None
+            expected = self._code_hash(s.id, s.verify_email, code)
+            expired = s.verify_expires_at is None or now >= s.verify_expires_at
+            if expired or not hmac.compare_digest(s.verify_code, expected):
+                s.verify_attempts += 1
+                if expired or s.verify_attempts >= CODE_TRIES:
+                    s.verify_code, s.verify_expires_at = None, None
+                    refused.append(
+                        _fail("bad_code", "this code is no longer valid; ask for a new one")
+                    )
+                else:
+                    refused.append(_fail("bad_code", "that is not the code we sent"))
+                return s
+            s.verified_email = s.verify_email
+            s.verify_code, s.verify_expires_at = None, None
+            return s
+
+        updated = self.chats.update_session(session.id, check, now=now)
+        if updated is None:
+            raise _fail("not_found", "this chat session no longer exists; open a new one")
+        if refused:
+            raise refused[0]
+        email = updated.verified_email
+        assert email is not None
+        if updated.ticket_id:
+            self.tickets.record_event(
+                updated.ticket_id,
+                "transcript_address_verified",
+                {"to": redact_email(email)},
+                actor="customer",
+            )
+        self._check_transcript_limits(updated, code=False)
+        self._send_transcript(connection, updated, email)
+
+    def _reserve_mail(self, ticket_id: str, email: str, *, kind: str) -> None:
+        """Count one mail to `email` against the address's daily limit and the global
+        automatic-mail cap, or refuse it (`limit_reached`) and say why on the ticket."""
+        now = self.clock()
+        if not self.store.reserve_mail_to(
+            email, now, per_day=self.settings.transcript_mails_per_address_per_day
+        ):
+            reason = "the address has had as many chat emails today as it may"
+            self.tickets.record_event(
+                ticket_id,
+                "transcript_not_sent",
+                {"kind": kind, "to": redact_email(email), "reason": reason},
+                actor="customer",
+            )
+            raise _fail("limit_reached", f"{reason}; try again tomorrow")
+        if not self.store.reserve_automatic_mail(
+            now, per_hour=self.config.email.automatic_per_hour
+        ):
+            self.count_metric(AUTOMATIC_MAIL_CAPPED, kind=kind)
+            log.warning("chat %s mail not sent: %s", kind, CAPPED_REASON)
+            self.tickets.record_event(
+                ticket_id,
+                "transcript_not_sent",
+                {"kind": kind, "to": redact_email(email), "reason": CAPPED_REASON},
+                actor="customer",
+            )
+            raise _fail("limit_reached", "we cannot send more email right now; try again later")
+
+    def _send_transcript(self, connection: Connection, session: ChatSession, email: str) -> None:
+        """The transcript to an address this chat has proven, claimed on the session
+        before it is sent, so it goes at most once."""
+        assert session.ticket_id is not None and self.email_sender is not None
+        ticket_id = session.ticket_id
+        now = self.clock()
+        self._reserve_mail(ticket_id, email, kind="transcript")
+        refused: list[RejectedInput] = []
+
+        def claim(s: ChatSession) -> ChatSession | None:
+            refused.clear()
+            try:
+                self._check_transcript_limits(s, code=False)
+                if s.verified_email != email:
+                    raise _fail("invalid_state", "that address has not been confirmed")
+            except RejectedInput as exc:
+                refused.append(exc)
+                return None
+            s.transcript_mails += 1
+            s.transcript_sent_at = now
+            s.transcript_to = email
+            return s
+
+        if self.chats.update_session(session.id, claim, now=now) is None:
+            raise _fail("not_found", "this chat session no longer exists; open a new one")
+        if refused:
+            raise refused[0]
+        bundle = self.tickets.bundle(ticket_id)
         lines = []
         for message in bundle.messages:
             if not customer_visible(message):
@@ -705,12 +889,75 @@ class ChatService:
         mail = self._transcript_mail(bundle.ticket, email, lines, session.locale)
         try:
             self.email_sender.send(mail)
-        except DeliveryError as exc:
-            raise _fail("invalid_state", f"the transcript could not be sent: {exc.reason}") from exc
+        except Exception as exc:
+            if not maybe_sent(exc):
+                self._unclaim_transcript(session.id)  # certainly not sent: may be asked again
+            if isinstance(exc, DeliveryError):
+                raise _fail(
+                    "invalid_state", f"the transcript could not be sent: {exc.reason}"
+                ) from exc
+            raise
         self.tickets.record_event(
-            session.ticket_id, "transcript_sent", {"to": redact_email(email)}, actor="customer"
+            ticket_id, "transcript_sent", {"to": redact_email(email)}, actor="customer"
         )
         self.pusher.push(connection.id, event("transcript_sent", email=email))
+
+    def _unclaim_transcript(self, session_id: str) -> None:
+        def release(s: ChatSession) -> ChatSession | None:
+            if s.transcript_sent_at is None:
+                return None
+            s.transcript_sent_at = None
+            s.transcript_to = None
+            return s
+
+        try:
+            self.chats.update_session(session_id, release, now=self.clock())
+        except Exception:
+            log.warning("could not release a transcript claim", exc_info=True)
+
+    def _code_mail(self, session: ChatSession, email: str, code: str) -> Message:
+        """The verification mail: our fixed words and the code, nothing the visitor
+        wrote (not their name, not the chat's first words, not even the ticket's token),
+        since the address is not proven yet."""
+        brand = self.config.brand
+        assert session.ticket_id is not None
+        rendered = self.renderer.render(
+            "email",
+            "chat_verification",
+            session.locale or session.language,
+            {
+                "brand": {
+                    "name": brand.name,
+                    "support_address": brand.support_address,
+                    "website": brand.website,
+                },
+                "code": code,
+                "minutes": int(CODE_VALID.total_seconds() // 60),
+            },
+        )
+        message_id = ids.new_message_id()
+        return Message(
+            id=message_id,
+            ticket_id=session.ticket_id,
+            direction=Direction.OUTBOUND,
+            channel=Channel.EMAIL,
+            created_at=self.clock(),
+            automatic=True,
+            author="helpline",
+            sender=brand.support_address,
+            recipients=[email],
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            # not the ticket's Message-ID form: nothing in this mail leads to the ticket
+            external_id=f"hl.code.{message_id}@{brand.message_id_domain}".lower(),
+            headers={
+                "Auto-Submitted": "auto-generated",
+                "X-Auto-Response-Suppress": "All",
+                "Content-Language": rendered.locale,
+            },
+            kind="chat_verification",
+        )
 
     def _transcript_mail(
         self, ticket: Any, email: str, lines: list[dict[str, Any]], locale: str | None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Sequence
@@ -9,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from functions.chat_ws.service import ChatService
-from functions.core import wiring
+from functions.core import telemetry, wiring
 from functions.core.errors import RejectedInput
 from functions.core.models import Channel
+from functions.core.text import lone_surrogate_path
 
 SERVICE_NAME = "chat_ws"
 WIDGET = Path(__file__).resolve().parent / "widget" / "helpline-chat.js"
@@ -40,6 +42,7 @@ def build(components: wiring.Components, *, ws_url: str | None = None) -> ChatSe
         ws_url=ws_url if ws_url is not None else components_ws_url(components),
     )
     components.pusher.on_gone = service.forget_connection
+    service.count_metric = functools.partial(telemetry.count, SERVICE_NAME)
     if config.surveys.enabled:
         service.ratings = wiring.survey_answers(components).record_chat_rating
     return service
@@ -74,7 +77,15 @@ def _learn_endpoint(event: Any) -> None:
 
 def on_connect(event: Any) -> dict[str, Any]:
     _learn_endpoint(event)
-    query = event.to_dict().get("queryStringParameters") or {}
+    raw = event.to_dict()
+    query = raw.get("queryStringParameters") or {}
+    # API Gateway cannot check a handshake's Origin itself but hands it to $connect: a
+    # page on another site must not open chat connections (a browser always sends it)
+    headers = {str(k).lower(): v for k, v in (raw.get("headers") or {}).items()}
+    try:
+        service().check_origin(headers.get("origin"))
+    except RejectedInput:
+        return {"statusCode": 403}
     status = service().connect(event.connection_id, query)
     return {"statusCode": status}
 
@@ -106,6 +117,9 @@ def open_session(
             return 400, {"code": "bad_json", "reason": "the body is not JSON"}, headers
         if not isinstance(body, dict):
             return 400, {"code": "bad_json", "reason": "send a JSON object"}, headers
+        broken = lone_surrogate_path(body)
+        if broken is not None:
+            return 400, {"code": "bad_field", "reason": f"{broken}: not valid Unicode"}, headers
         return 200, chat.open_session(body, origin=origin), headers
     except RejectedInput as exc:
         return exc.status, {"code": exc.code, "reason": exc.reason}, headers

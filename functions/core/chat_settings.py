@@ -18,6 +18,8 @@ chat:
   max_actions_per_second: 5
   max_message_chars: 4000
   default_handle_minutes: 6     # the wait estimate until real handle times exist
+  verification_mails_per_session: 3         # codes to addresses a chat has not proven yet
+  transcript_mails_per_address_per_day: 3   # and to one address, from all chats
   faq:                          # per locale; a confident match answers at once
     en:
       - question: Where is my order?
@@ -81,6 +83,11 @@ class ChatSettings:
     max_message_chars: int = 4000
     default_handle_minutes: int = 6
     faq: Mapping[str, tuple[FaqEntry, ...]] = field(default_factory=dict)
+    # the mails a visitor can make us send: codes proving an address is theirs, per chat
+    # (the transcript itself goes once, to a proven address), and codes and transcripts
+    # to one address a day, whichever chats ask
+    verification_mails_per_session: int = 3
+    transcript_mails_per_address_per_day: int = 3
 
     @property
     def enabled(self) -> bool:
@@ -144,6 +151,8 @@ def parse_chat(
             "max_message_chars",
             "default_handle_minutes",
             "faq",
+            "verification_mails_per_session",
+            "transcript_mails_per_address_per_day",
         },
     )
     fallback = text(spec.get("fallback_team") or default_team, "chat.fallback_team")
@@ -179,6 +188,16 @@ def parse_chat(
             spec.get("default_handle_minutes", 6), "chat.default_handle_minutes", minimum=1
         ),
         faq=_faq(spec.get("faq") or {}, languages),
+        verification_mails_per_session=integer(
+            spec.get("verification_mails_per_session", 3),
+            "chat.verification_mails_per_session",
+            minimum=0,
+        ),
+        transcript_mails_per_address_per_day=integer(
+            spec.get("transcript_mails_per_address_per_day", 3),
+            "chat.transcript_mails_per_address_per_day",
+            minimum=0,
+        ),
     )
 
 

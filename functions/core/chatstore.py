@@ -94,6 +94,17 @@ class ChatSession:
     preview: str = ""  # the customer's first words, for the agents' waiting list
     expires_at: datetime | None = None  # the table's TTL; None only on items from before it
     version: int = 0
+    # the transcript by email: only to an address the visitor proved is theirs (a code
+    # mailed there, typed back), at most once a chat; `transcript_mails` counts every
+    # mail sent for it, codes and the transcript
+    verify_email: str | None = None  # where the pending code went
+    verify_code: str | None = None  # its hash, never the code
+    verify_expires_at: datetime | None = None
+    verify_attempts: int = 0
+    verified_email: str | None = None
+    transcript_mails: int = 0
+    transcript_sent_at: datetime | None = None
+    transcript_to: str | None = None
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at
@@ -148,6 +159,14 @@ def session_to_item(session: ChatSession) -> dict[str, Any]:
         "preview": session.preview or None,
         "expires_at": _epoch(session.expires_at) if session.expires_at else None,
         "version": session.version,
+        "verify_email": session.verify_email,
+        "verify_code": session.verify_code,
+        "verify_expires_at": maybe_iso(session.verify_expires_at),
+        "verify_attempts": session.verify_attempts or None,
+        "verified_email": session.verified_email,
+        "transcript_mails": session.transcript_mails or None,
+        "transcript_sent_at": maybe_iso(session.transcript_sent_at),
+        "transcript_to": session.transcript_to,
     }
     if session.state == "queued" and session.team and session.queued_at:
         item["GSI2PK"] = _queue_partition(session.team)
@@ -187,6 +206,14 @@ def session_from_item(item: Mapping[str, Any]) -> ChatSession:
         if item.get("expires_at")
         else None,
         version=int(item.get("version", 0)),
+        verify_email=item.get("verify_email"),
+        verify_code=item.get("verify_code"),
+        verify_expires_at=maybe_from_iso(item.get("verify_expires_at")),
+        verify_attempts=int(item.get("verify_attempts", 0)),
+        verified_email=item.get("verified_email"),
+        transcript_mails=int(item.get("transcript_mails", 0)),
+        transcript_sent_at=maybe_from_iso(item.get("transcript_sent_at")),
+        transcript_to=item.get("transcript_to"),
     )
 
 

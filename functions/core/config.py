@@ -181,6 +181,10 @@ class EmailSettings:
     addresses: tuple[str, ...]
     spam: str = "tag"  # tag | quarantine
     max_message_mb: int = 40
+    # every mail the functions send without an agent (automatic replies, chat transcripts
+    # and their verification mails), all customers together: a flood of throwaway
+    # senders or chat visitors must not get the SES account paused
+    automatic_per_hour: int = 300
 
 
 @dataclass(frozen=True)
@@ -569,7 +573,7 @@ def _deployment(node: Mapping[str, Any]) -> Deployment:
 
 
 def _email(node: Mapping[str, Any], brand: Brand) -> EmailSettings:
-    _only(node, "email", {"addresses", "spam", "virus", "max_message_mb"})
+    _only(node, "email", {"addresses", "spam", "virus", "max_message_mb", "automatic_per_hour"})
     addresses = tuple(
         _email_address(item, f"email.addresses[{i}]")
         for i, item in enumerate(
@@ -586,4 +590,7 @@ def _email(node: Mapping[str, Any], brand: Brand) -> EmailSettings:
     size = _integer(node.get("max_message_mb", 40), "email.max_message_mb", minimum=1)
     if size > 40:
         raise ConfigError("email.max_message_mb", "SES receives at most 40 MB")
-    return EmailSettings(addresses=addresses, spam=spam, max_message_mb=size)
+    automatic = _integer(node.get("automatic_per_hour", 300), "email.automatic_per_hour", minimum=0)
+    return EmailSettings(
+        addresses=addresses, spam=spam, max_message_mb=size, automatic_per_hour=automatic
+    )

@@ -241,6 +241,8 @@ class Message:
     reactions: list[dict[str, Any]] = field(default_factory=list)
     edits: list[dict[str, Any]] = field(default_factory=list)
     deleted: bool = False
+    # those of `recipients` who are copied (email Cc): the rest are its To
+    cc: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -39,7 +39,13 @@ from functions.core.models import (
     TicketStatus,
 )
 from functions.core.redact import redact_identity
-from functions.core.replies import ReplySituation, TemplateRenderer, decide_reply
+from functions.core.replies import (
+    CAPPED_REASON,
+    ReplySituation,
+    TemplateRenderer,
+    automatic_reply_address,
+    decide_reply,
+)
 from functions.core.routing import RoutingPublisher, routing_message
 from functions.core.store import (
     AnnotateMessage,
@@ -99,6 +105,10 @@ class Findings:
     ticket: Ticket | None = None  # follow_up, bounce
     follow_up_via: str | None = None
     previous_ticket: str | None = None  # a closed ticket this message continues
+    # tickets the mail named (token, In-Reply-To, References) whose participant its
+    # sender is not: ticket id -> how it was named; a new ticket is linked to each
+    linked: dict[str, str] = field(default_factory=dict)
+    subject: str | None = None  # a new ticket's subject, when it drops those tokens
     # the ticket the platform conversation pointed at when we read it (None: no pointer);
     # a new ticket moves the pointer only if it still says this
     conversation_ticket: str | None = None
@@ -220,7 +230,7 @@ class Outcome:
     quarantine_id: str | None = None
     reason: str = ""
     queue: str | None = None
-    reply: str = "none"  # sent | failed | skipped: <why> | none | unknown
+    reply: str = "none"  # sent | failed | skipped: <why> | none | unknown | capped
 
 
 @dataclass
@@ -412,7 +422,11 @@ class Intake:
             ticket = Ticket(
                 id=ids.new_ticket_id(),
                 channel=message.channel,
-                subject=(message.subject or f.stripped_text[:80] or "(no subject)")[:300],
+                subject=(
+                    (message.subject if f.subject is None else f.subject)
+                    or f.stripped_text[:80]
+                    or "(no subject)"
+                )[:300],
                 customer_id=customer.id,
                 status=TicketStatus.NEW,
                 priority=f.route.priority,
@@ -440,6 +454,8 @@ class Intake:
                 )
             if f.previous_ticket:
                 event("follows_closed_ticket", ticket=f.previous_ticket)
+            for other, via in f.linked.items():
+                event("linked", ticket=other, via=via, reason="sender is not a participant")
             event(
                 "language_detected",
                 language=language,
@@ -463,8 +479,12 @@ class Intake:
             for tag in f.tags:
                 if tag not in ticket.tags:
                     ticket.tags.append(tag)
-            if f.bounce is None and str(f.identity) not in ticket.participants:
-                ticket.participants.append(str(f.identity))
+            if f.bounce is None:
+                # follow_up let it in from a participant: its sender and whoever it
+                # copied join too (never an address it only named in Reply-To)
+                for entry in self._participants(message, f.identity):
+                    if entry not in ticket.participants and len(ticket.participants) < 50:
+                        ticket.participants.append(entry)
             if not automatic:
                 ticket.last_inbound_at = message.received_at
                 if ticket.status in (TicketStatus.SOLVED, TicketStatus.PENDING):
@@ -607,6 +627,8 @@ class Intake:
             )
 
         events = [replace(e, ticket_id=ticket.id) for e in events]
+        if is_new:
+            events += self._links_back(ctx, ticket.id)
         intents[:0] = [
             PutTicket(ticket, expected_version),
             PutMessage(inbound),
@@ -650,6 +672,18 @@ class Intake:
             ]
         return _Plan(ticket, inbound, intents, route_body, reply, skipped, is_new)
 
+    @staticmethod
+    def _links_back(ctx: Context, ticket_id: str) -> list[TicketEvent]:
+        """The new ticket, on the log of each ticket its mail named but could not join,
+        so the agent there sees it too (a closed ticket's log is expiring: left alone)."""
+        events = []
+        for other, via in ctx.findings.linked.items():
+            found = ctx.ticket(other)
+            if found is not None and found.status is not TicketStatus.CLOSED:
+                detail = {"ticket": ticket_id, "via": via, "reason": "sender is not a participant"}
+                events.append(TicketEvent(other, ctx.now, "linked", detail))
+        return events
+
     def _participants(self, message: InboundMessage, identity: Identity) -> list[str]:
         """Who may write into the ticket by its token: the sender and the people they
         copied, but never our own addresses."""
@@ -658,7 +692,9 @@ class Intake:
 
         people = [str(identity)]
         if message.channel is Channel.EMAIL:
-            ours = set(self.config.email.addresses)
+            ours = {
+                a.lower() for a in (*self.config.email.addresses, self.config.brand.support_address)
+            }
             for formatted in (*message.to, *message.cc):
                 address = formatted.rsplit("<", 1)[-1].rstrip(">").strip().lower()
                 if valid_address(address) and address not in ours:
@@ -692,6 +728,9 @@ class Intake:
         )
         if not decision.send or decision.template is None:
             return None, decision.reason
+        recipient = automatic_reply_address(message, f.identity)
+        if recipient is None:
+            return None, "no usable From address (a Reply-To is never answered automatically)"
         brand = self.config.brand
         calendar = f.calendar
         team = self.config.teams.get(ticket.queue or "")
@@ -708,7 +747,8 @@ class Intake:
                 "customer_name": f.customer.name or message.sender_name,
                 "ticket_id": ticket.id,
                 "ticket_token": ticket.token,
-                "subject": message.subject,
+                # without the token of a ticket the sender may not join (follow_up)
+                "subject": message.subject if f.subject is None else f.subject,
                 "team_name": team.name if team else brand.name,
                 "next_open": f.next_open,
                 "expected_response": ticket_sla.promise(self.config, ticket),
@@ -721,7 +761,6 @@ class Intake:
             else f"{rendered.subject} {ticket.token}"
         )
         reply_id = ids.new_message_id()
-        recipient = self._reply_address(message, f.identity)
         external_id = None
         references: list[str] = []
         in_reply_to: list[str] = []
@@ -732,7 +771,10 @@ class Intake:
             external_id = outbound_message_id(ticket.id, reply_id, brand.message_id_domain)
             if not message.external_id.startswith("sha256:"):
                 in_reply_to = [message.external_id]
-                references = [*message.references, message.external_id][-20:]
+                # a mail linked to a ticket it could not join is answered on a thread of
+                # its own: that ticket's Message-IDs are not echoed back
+                kept = [] if f.linked else list(message.references)
+                references = [*kept, message.external_id][-20:]
             headers = {
                 "Auto-Submitted": "auto-replied",
                 "X-Auto-Response-Suppress": "All",
@@ -774,12 +816,6 @@ class Intake:
         return windows.decide(
             channel, last_inbound_at=last_inbound_at, now=now, human=False, whatsapp_template=None
         )
-
-    @staticmethod
-    def _reply_address(message: InboundMessage, identity: Identity) -> str:
-        if message.channel is Channel.EMAIL and message.header("Reply-To") and message.alternates:
-            return message.alternates[0].value
-        return identity.value
 
     def _store_attachments(self, message_id: str, message: InboundMessage) -> list[dict[str, Any]]:
         stored = []
@@ -845,6 +881,28 @@ class Intake:
         sender = self.senders.get(reply.channel)
         if sender is None:
             return "skipped: no sender for the channel"
+        if reply.channel is Channel.EMAIL and not self.store.reserve_automatic_mail(
+            self.clock(), per_hour=self.config.email.automatic_per_hour
+        ):
+            # counted at the send, after the customer's own limits passed in the commit,
+            # so one sender's refused mail never uses up everyone's budget; recorded,
+            # never raised: a retry would only be refused again
+            self.store.finish_reply(
+                record.channel,
+                record.external_id,
+                reply,
+                state=DeliveryStatus.FAILED,
+                provider_id=None,
+                detail=CAPPED_REASON,
+                event=TicketEvent(
+                    reply.ticket_id,
+                    self.clock(),
+                    "auto_reply_capped",
+                    {"reason": CAPPED_REASON, "per_hour": self.config.email.automatic_per_hour},
+                ),
+            )
+            log.warning("automatic reply on ticket %s not sent: %s", reply.ticket_id, CAPPED_REASON)
+            return "capped"
         try:
             provider_id = sender.send(reply)
         except DeliveryError as exc:

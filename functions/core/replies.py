@@ -7,6 +7,11 @@ mail, an address that bounced, or (by default) spam. The rate limits (one automa
 reply per customer and ticket per window, and a cap per hour) are enforced by the
 store's conditional write in the same transaction as the ticket, so two concurrent
 deliveries cannot both answer.
+
+An automatic reply goes only to the address the customer is identified by: for email
+the From address, never Reply-To (or Sender), which anyone can set to anyone. Every
+automatic mail also counts against `email.automatic_per_hour`, for all customers
+together, when it is sent (`AUTOMATIC_MAIL_CAPPED` is counted when that cap refuses one).
 """
 
 from __future__ import annotations
@@ -21,6 +26,12 @@ from zoneinfo import ZoneInfo
 
 from functions.core.config import Replies
 from functions.core.localize import format_local_datetime, locale_chain, text_direction
+from functions.core.models import Channel, Identity, InboundMessage
+
+# the EMF metric counted when `email.automatic_per_hour` refuses a mail (namespace
+# Helpline, dimensions service and kind); infra/shared.yaml alarms on its sum
+AUTOMATIC_MAIL_CAPPED = "AutomaticMail_capped"
+CAPPED_REASON = "the automatic mail cap (email.automatic_per_hour) was reached"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +80,19 @@ def decide_reply(settings: Replies, situation: ReplySituation) -> ReplyDecision:
         if settings.on_follow_up == "after_hours" and situation.in_hours:
             return ReplyDecision(False, None, "follow-up in business hours")
     return ReplyDecision(True, template, "new ticket" if situation.is_new_ticket else "follow-up")
+
+
+def automatic_reply_address(message: InboundMessage, identity: Identity) -> str | None:
+    """Where an automatic reply to `message` may go, or None for nowhere.
+
+    Email: the From address only. Reply-To and Sender are the writer's claims about
+    someone else: an acknowledgement quoting a phishing subject would carry it from our
+    address to whoever they name. Without a usable From there is no automatic reply
+    (the customer is still identified by Reply-To, and an agent can answer). Other
+    channels: the platform's id of the sender, which the platform vouches for."""
+    if message.channel is Channel.EMAIL:
+        return message.sender.value if message.sender is not None else None
+    return identity.value
 
 
 @dataclass(frozen=True, slots=True)

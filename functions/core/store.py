@@ -13,6 +13,8 @@ One table holds everything (see docs/architecture.md for the full key map):
     QUARANTINE#<id>                 QUARANTINE              kept input that was not processed
     AUTOREPLY#<customer>#<ticket>   LIMIT                   last automatic reply (TTL)
     AUTOREPLY#<customer>            HOUR#<yyyymmddhh>       automatic replies this hour (TTL)
+    AUTOREPLY#ALL                   HOUR#<yyyymmddhh>       automatic mail this hour, everyone (TTL)
+    AUTOREPLY#TO#<address hash>     DAY#<yyyymmdd>          chat mail to one address today (TTL)
 
 Writes that must happen together go through `transact()` as a list of intents (put
 this ticket, claim that message id...). Each intent becomes one conditional item, so a
@@ -22,6 +24,7 @@ retried delivery or a lost race fails the whole transaction and nothing is half-
 
 from __future__ import annotations
 
+import hashlib
 import time as _time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -93,6 +96,21 @@ def _autoreply_ticket_key(customer_id: str, ticket_id: str) -> dict[str, str]:
 
 def _autoreply_hour_key(customer_id: str, at: datetime) -> dict[str, str]:
     return {"PK": f"AUTOREPLY#{customer_id}", "SK": f"HOUR#{at.strftime('%Y%m%d%H')}"}
+
+
+def _automatic_mail_hour_key(at: datetime) -> dict[str, str]:
+    # One item an hour, not sharded: it takes one write per automatic mail attempted (a
+    # refused one too), and a partition takes 1,000 writes a second, far more than the
+    # intake can receive. Plain conditional updates on one item queue up; they do not
+    # conflict the way transactions on a hot item would. (Customer ids start with C.)
+    return {"PK": "AUTOREPLY#ALL", "SK": f"HOUR#{at.strftime('%Y%m%d%H')}"}
+
+
+def _mail_to_day_key(address: str, at: datetime) -> dict[str, str]:
+    # a hash: the address may belong to someone who never wrote to us, and the record
+    # belongs to no customer whose data could be exported or erased with it
+    digest = hashlib.sha256(address.strip().lower().encode("utf-8")).hexdigest()[:32]
+    return {"PK": f"AUTOREPLY#TO#{digest}", "SK": f"DAY#{at.strftime('%Y%m%d')}"}
 
 
 def _status_shard(ticket_id: str) -> int:
@@ -292,6 +310,7 @@ def message_to_item(message: Message) -> dict[str, Any]:
         "reactions": list(message.reactions),
         "edits": list(message.edits),
         "deleted": message.deleted or None,
+        "cc": list(message.cc) or None,
     }
 
 
@@ -326,6 +345,7 @@ def message_from_item(item: Mapping[str, Any]) -> Message:
         reactions=list(item.get("reactions", [])),
         edits=list(item.get("edits", [])),
         deleted=bool(item.get("deleted", False)),
+        cc=list(item.get("cc") or []),
     )
 
 
@@ -1138,6 +1158,37 @@ class TicketStore:
                 UpdateExpression="SET " + ", ".join(sets),
                 ConditionExpression=condition,
                 ExpressionAttributeValues=serialize(values),
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def reserve_automatic_mail(self, at: datetime, *, per_hour: int) -> bool:
+        """Count one automatic mail in this hour, for everyone together; False (and
+        nothing counted) once `per_hour` have gone. A conditional update: concurrent
+        functions cannot together pass the cap."""
+        return self._count_below(_automatic_mail_hour_key(at), per_hour, _epoch(at) + 7200)
+
+    def reserve_mail_to(self, address: str, at: datetime, *, per_day: int) -> bool:
+        """Count one chat mail (a transcript or a verification code) to `address`
+        today; False once `per_day` have gone there, from whichever chats."""
+        return self._count_below(_mail_to_day_key(address, at), per_day, _epoch(at) + 2 * 86400)
+
+    def _count_below(self, key: Mapping[str, str], cap: int, expires_at: int) -> bool:
+        if cap <= 0:  # the condition below lets a first one through
+            return False
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=serialize(key),
+                UpdateExpression="ADD #n :one SET expires_at = :exp, #t = :type",
+                ConditionExpression="attribute_not_exists(#n) OR #n < :cap",
+                ExpressionAttributeNames={"#n": "count", "#t": "type"},
+                ExpressionAttributeValues=serialize(
+                    {":one": 1, ":cap": cap, ":exp": expires_at, ":type": "mail_limit"}
+                ),
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":

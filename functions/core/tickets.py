@@ -9,7 +9,7 @@ is re-read and retried.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from functions.core import ids, ticket_sla
 from functions.core.config import Config
 from functions.core.errors import ConflictError, DeliveryError, NotFoundError, RejectedInput
+from functions.core.filters.own_loop import own_addresses
 from functions.core.models import (
     Channel,
     Customer,
@@ -43,6 +44,9 @@ from functions.core.store import (
 from functions.core.timeutil import Clock, utcnow
 
 log = logging.getLogger("helpline.tickets")
+
+# SES takes 50 recipients a message: the customer and at most 49 copied
+MAX_COPIED = 49
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +226,14 @@ class TicketService:
         )
         now = self.clock()
         reply = self._compose(
-            ticket, customer, last_inbound, text, agent=agent, agent_name=agent_name, now=now
+            ticket,
+            customer,
+            last_inbound,
+            text,
+            agent=agent,
+            agent_name=agent_name,
+            now=now,
+            messages=bundle.messages,
         )
         if external_id and reply.external_id is None:
             reply = replace(reply, external_id=external_id)
@@ -244,6 +255,11 @@ class TicketService:
                     )
                 ticket_sla.on_agent_reply(self.config, t, at=now)
                 t.agent = agent
+                if t.channel is Channel.EMAIL:  # whoever an agent wrote to may answer
+                    for recipient in reply.recipients:
+                        entry = f"email:{recipient.lower()}"
+                        if entry not in t.participants:
+                            t.participants.append(entry)
                 if t.status is TicketStatus.NEW:
                     t.status = TicketStatus.OPEN
                     ticket_sla.on_status(self.config, t, old="new", new="open", at=now)
@@ -388,17 +404,12 @@ class TicketService:
         agent: str,
         agent_name: str,
         now: Any,
+        messages: Sequence[Message] = (),
     ) -> Message:
         reply_id = ids.new_message_id()
-        recipients: list[str] = []
-        if customer is not None:
-            identity = customer.identity("email") if ticket.channel is Channel.EMAIL else None
-            if identity is not None:
-                recipients = [identity.value]
-        # the address or platform id the customer last wrote from is where they read
-        if last_inbound is not None and last_inbound.sender:
-            recipients = [last_inbound.sender]
         if ticket.channel is not Channel.EMAIL:
+            # a platform conversation has one person in it: where they last wrote from
+            recipients = [last_inbound.sender] if last_inbound and last_inbound.sender else []
             return Message(
                 id=reply_id,
                 ticket_id=ticket.id,
@@ -414,6 +425,7 @@ class TicketService:
                 kind="agent_reply",
                 delivery=DeliveryStatus.PENDING,
             )
+        to, copied = self._email_recipients(ticket, customer, messages)
         return self._compose_email(
             ticket,
             customer,
@@ -422,9 +434,55 @@ class TicketService:
             agent=agent,
             agent_name=agent_name,
             now=now,
-            recipients=recipients,
+            recipients=[*to, *copied],
             reply_id=reply_id,
+            cc=copied,
         )
+
+    def _email_recipients(
+        self, ticket: Ticket, customer: Customer | None, messages: Sequence[Message]
+    ) -> tuple[list[str], list[str]]:
+        """(To, Cc) of an agent's email reply.
+
+        To: the ticket's customer, at the address they last wrote from on this ticket
+        (any of theirs), else their first email address. Cc: the ticket's other
+        participants (people on To/Cc of its mails). Never the last writer alone: a
+        copied colleague who wrote last is copied, not the one answered, and only
+        addresses follow_up let into the ticket are participants at all."""
+        from functions.core.channels.email import valid_address
+
+        ours = own_addresses(self.config)
+        theirs = {ticket.customer_id}
+        owned: set[str] = set()
+        if customer is not None:
+            theirs.add(customer.id)
+            owned = {i.value for i in customer.identities if i.kind == "email"}
+        to = next(
+            (
+                m.sender.lower()
+                for m in reversed(messages)
+                if m.direction is Direction.INBOUND
+                and m.kind == "message"
+                and (m.author in theirs or m.sender.lower() in owned)
+                and valid_address(m.sender)
+                and m.sender.lower() not in ours
+            ),
+            None,
+        )
+        if to is None and customer is not None:
+            identity = customer.identity("email")
+            to = identity.value if identity is not None else None
+        participants = [
+            value
+            for kind, _, value in (p.partition(":") for p in ticket.participants)
+            if kind == "email" and valid_address(value) and value not in ours
+        ]
+        if to is None and participants:  # no customer profile left: whoever opened it
+            to = participants[0]
+        if to is None:
+            return [], []
+        copied = [p for p in dict.fromkeys(participants) if p != to and p not in owned]
+        return [to], copied[:MAX_COPIED]
 
     def _compose_email(
         self,
@@ -438,8 +496,9 @@ class TicketService:
         now: Any,
         recipients: list[str],
         reply_id: str | None = None,
+        cc: Sequence[str] = (),
     ) -> Message:
-        from functions.core.channels.email import outbound_message_id
+        from functions.core.channels.email import outbound_message_id, ticket_from_own_message_id
 
         brand = self.config.brand
         team = self.config.teams.get(ticket.queue or "")
@@ -479,7 +538,14 @@ class TicketService:
             and not last_inbound.external_id.startswith("sha256:")
         ):
             in_reply_to = [last_inbound.external_id]
-            references = [*last_inbound.references, last_inbound.external_id][-20:]
+            # our Message-IDs name their ticket: another ticket's (a mail linked to it
+            # but not let in) are not echoed to this ticket's people
+            kept = [
+                ref
+                for ref in last_inbound.references
+                if ticket_from_own_message_id(ref, brand.message_id_domain) in (None, ticket.id)
+            ]
+            references = [*kept, last_inbound.external_id][-20:]
         return Message(
             id=reply_id,
             ticket_id=ticket.id,
@@ -500,4 +566,5 @@ class TicketService:
             headers={"X-Loop": brand.support_address, "Content-Language": rendered.locale},
             kind="agent_reply",
             delivery=DeliveryStatus.PENDING,
+            cc=list(cc),
         )

@@ -46,6 +46,7 @@ def handle_sns(message: str, context: Any = None) -> list[dict[str, Any]]:
     from dataclasses import asdict
 
     from functions.core import telemetry
+    from functions.core.replies import AUTOMATIC_MAIL_CAPPED
 
     log = telemetry.logger(SERVICE_NAME)
     telemetry.correlate(SERVICE_NAME, ses_message_id(message))
@@ -61,5 +62,7 @@ def handle_sns(message: str, context: Any = None) -> list[dict[str, Any]]:
             }
         )
         telemetry.count(SERVICE_NAME, f"Mail_{outcome.status}")
+        if outcome.reply == "capped":
+            telemetry.count(SERVICE_NAME, AUTOMATIC_MAIL_CAPPED, kind="reply")
     telemetry.flush(SERVICE_NAME)
     return [asdict(outcome) for outcome in outcomes]

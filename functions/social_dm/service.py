@@ -5,8 +5,12 @@ cost anything: a body over 1 MB is refused (413) unread; the signature over the 
 body is checked (401, nothing stored); the body must be JSON (400). A signed delivery
 is then kept as it arrived (S3, `social/raw/...`) before anything else, normalized
 into messages, and each message goes through the intake on its own: one bad entry is
-quarantined with its reason and does not stop the others. A retried delivery finds
-its messages already claimed and changes nothing, and still gets 200.
+quarantined with its reason and does not stop the others, and neither does a message
+the intake refuses (`RejectedInput`: quarantined with its reason). Invalid Unicode in
+the JSON (a lone surrogate such as an unpaired `\ud83d`) is replaced by U+FFFD when
+the delivery is normalized, so the person's message still becomes a ticket; the raw
+delivery keeps what was sent. A retried delivery finds its messages already claimed
+and changes nothing, and still gets 200.
 
 The messages are handled in the same invocation (bench/social_cost.py measures the
 time per delivery against the platforms' answer limits: Meta 20 s, X 3 s), so there
@@ -31,6 +35,7 @@ from functions.core.config import Config
 from functions.core.errors import RejectedInput
 from functions.core.models import Channel
 from functions.core.pipeline import Intake, Outcome
+from functions.core.redact import redact_identity
 from functions.core.secrets import SecretRef
 from functions.core.timeutil import Clock, utcnow
 
@@ -244,7 +249,27 @@ class SocialIntakeService:
                 )
             )
         for message in delivery.messages:
-            outcomes.append(self.intake.process(message, replay_event=replay))
+            try:
+                outcome = self.intake.process(message, replay_event=replay)
+            except RejectedInput as exc:
+                # the sender's fault, in this message only: kept with its reason while the
+                # others go on. Anything else is ours and fails the delivery, so the
+                # platform retries it and the dedupe skips what was already done.
+                log.info("quarantined one message of a %s delivery: %s", platform, exc.code)
+                outcomes.append(
+                    self.intake.quarantine(
+                        channel=message.channel,
+                        reason=exc.code,
+                        detail=exc.reason,
+                        received_at=now,
+                        raw_ref=raw_ref,
+                        event=replay,
+                        external_id=message.external_id,
+                        sender=redact_identity(message.sender),
+                    )
+                )
+                continue
+            outcomes.append(outcome)
             self._answer_button(message)
         counts: dict[str, int] = {}
         for outcome in outcomes:

@@ -448,9 +448,11 @@ class SurveyService:
         session_id = session_of(ticket.conversation_key)
         chats = ChatStore(self.store.table_name, self.store.client)
         session = chats.get_session(session_id) if session_id else None
-        if session is None or not session.contact_email:
-            return "skipped: asked in the widget when the chat ended; no email address left"
-        return self._email(ticket, survey, session.contact_email)
+        # only an address the visitor proved (the transcript's code): a survey quotes the
+        # chat's first words, and anyone can type any address into a chat
+        if session is None or not session.verified_email:
+            return "skipped: asked in the widget when the chat ended; no verified address"
+        return self._email(ticket, survey, session.verified_email)
 
     def _email(self, ticket: Ticket, survey: surveys.Survey, address: str) -> str:
         from functions.core.channels.email import outbound_message_id
@@ -458,6 +460,11 @@ class SurveyService:
         sender = self.senders.get(Channel.EMAIL)
         if sender is None:
             raise DeliveryError("email is not configured", permanent=True)
+        if not self.store.reserve_automatic_mail(
+            self.clock(), per_hour=self.config.email.automatic_per_hour
+        ):
+            # the account-wide cap on automatic mail (an alarm says it was reached)
+            return "skipped: the hourly cap on automatic mail was reached"
         if not self.base_url:
             raise DeliveryError(
                 "no address for survey links: set surveys.base_url, or deploy the survey "

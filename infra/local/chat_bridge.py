@@ -8,6 +8,11 @@ handshake. It also answers the Management API (`POST/GET/DELETE
 /{api}/{stage}/@connections/{id}`) on the stack's internal port, where the functions'
 HELPLINE_CHAT_MANAGEMENT_URL points, so their pushes reach real sockets, and a push to
 a closed connection gets API Gateway's 410 GoneException.
+
+Unlike API Gateway, it refuses a handshake whose Origin is neither the stack's own pages
+nor a site of `chat.allowed_origins` before `$connect` runs: a page of another site in
+the developer's browser must not talk to the local chat. (Deployed, API Gateway passes
+the Origin header to `$connect`, where the function can refuse it.)
 """
 
 from __future__ import annotations
@@ -19,12 +24,12 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMsgType, hdrs, web
 
 from infra.local.deployment import WebSocketApi
 from infra.local.lambdas import Invocation
@@ -43,8 +48,17 @@ def new_connection_id() -> str:
 
 
 class ChatBridge:
-    def __init__(self, *, api: WebSocketApi, invoke: Invoke, host: str, workers: int = 8) -> None:
+    def __init__(
+        self,
+        *,
+        api: WebSocketApi,
+        invoke: Invoke,
+        host: str,
+        allowed_origins: Iterable[str],
+        workers: int = 8,
+    ) -> None:
         self.api = api
+        self.allowed_origins = frozenset(o.lower() for o in allowed_origins)
         self.invoke = invoke
         self.host = host
         self.sockets: dict[str, web.WebSocketResponse] = {}
@@ -119,6 +133,13 @@ class ChatBridge:
         return result if isinstance(result, dict) else {"statusCode": 200}
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:
+        origin = request.headers.get(hdrs.ORIGIN)
+        # Browsers always send Origin on a WebSocket handshake, so a page can never omit
+        # it; a handshake without one is a client that is no browser (the end-to-end tests,
+        # the benchmarks, a native app), which still needs its token to get anywhere.
+        if origin is not None and origin.lower() not in self.allowed_origins:
+            log.info("refused a chat WebSocket from origin %.100r", origin)
+            return web.json_response({"message": "Forbidden"}, status=403)
         connection_id = new_connection_id()
         self.connected_at[connection_id] = time.time()
         self.source[connection_id] = (

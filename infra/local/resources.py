@@ -202,19 +202,27 @@ def _create_alarms(session: Any, resources: SharedResources, template: dict[str,
         if resource.get("Type") != "AWS::CloudWatch::Alarm":
             continue
         props = _resolve(resource["Properties"], template, context)
+        # one metric, or a query over several (`Metrics`, as a Metrics Insights alarm)
+        metric: dict[str, Any] = (
+            {"Metrics": props["Metrics"]}
+            if "Metrics" in props
+            else {
+                "Namespace": props["Namespace"],
+                "MetricName": props["MetricName"],
+                "Dimensions": props.get("Dimensions", []),
+                "Statistic": props["Statistic"],
+                "Period": int(props["Period"]),
+            }
+        )
         cloudwatch.put_metric_alarm(
             AlarmName=props["AlarmName"],
             AlarmDescription=props.get("AlarmDescription", ""),
-            Namespace=props["Namespace"],
-            MetricName=props["MetricName"],
-            Dimensions=props.get("Dimensions", []),
-            Statistic=props["Statistic"],
-            Period=int(props["Period"]),
             EvaluationPeriods=int(props["EvaluationPeriods"]),
             Threshold=float(props["Threshold"]),
             ComparisonOperator=props["ComparisonOperator"],
             TreatMissingData=props.get("TreatMissingData", "missing"),
             AlarmActions=props.get("AlarmActions", []),
+            **metric,
         )
 
 
@@ -295,10 +303,17 @@ def config_with_fake_platforms(
     chat = data.get("chat") or {}
     if chat:
         parts = urlsplit(base_url)
-        own = f"{parts.scheme}://{parts.netloc}"
         origins = list(chat.get("allowed_origins") or [])
-        if own not in origins:
-            chat["allowed_origins"] = [*origins, own]
+        # the demo shop as a browser opens it: 127.0.0.1 or localhost, same port
+        for host in (parts.hostname, "localhost"):
+            own = (
+                f"{parts.scheme}://{host}:{parts.port}"
+                if parts.port
+                else f"{parts.scheme}://{host}"
+            )
+            if own not in origins:
+                origins.append(own)
+        chat["allowed_origins"] = origins
     surveys = data.get("surveys") or {}
     if surveys and survey_links:
         surveys["base_url"] = base_url  # the answer links open these /survey pages

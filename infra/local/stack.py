@@ -176,10 +176,9 @@ class DevStack:
         self.function_env["HELPLINE_CHAT_WS_URL"] = f"ws://{HOST}:{self.http_port}/chat"
         os.environ.update(self.function_env)
 
-        # 3. SES receiving, as an SMTP server
-        from aiosmtpd.controller import Controller
-
-        from infra.local.smtp import SesLikeHandler
+        # 3. SES receiving, as an SMTP server: it takes what SES takes (40 MB) and leaves
+        # `email.max_message_mb` to the function, which quarantines bigger mail as too_large
+        from infra.local.smtp import SesLikeHandler, controller
 
         handler = SesLikeHandler(
             s3_client=session.client("s3"),
@@ -187,11 +186,8 @@ class DevStack:
             topic_arn=self.resources.inbound_topic_arn,
             domains=domains | {a.split("@", 1)[1] for a in config.email.addresses},
             deliver=self._deliver_mail,
-            max_bytes=config.email.max_message_mb * 1024 * 1024,
         )
-        self._smtp = Controller(
-            handler, hostname=HOST, port=self.smtp_port, server_hostname="helpline.local"
-        )
+        self._smtp = controller(handler, hostname=HOST, port=self.smtp_port)
         self._smtp.start()
 
     def _deploy_functions(self, session: Any, http: str) -> None:
@@ -381,7 +377,7 @@ class DevStack:
         from infra.local.fake_platforms import FakePlatforms
         from infra.local.gateway import RestGateway
         from infra.local.outbox import Outbox
-        from infra.local.web import WebApp
+        from infra.local.web import PublicAddress, WebApp
 
         components = wiring.build(wiring.Settings.from_env(), config=self.config)
         tickets = TicketService(
@@ -420,6 +416,9 @@ class DevStack:
                 api=websocket_apis[0],
                 invoke=self.lambdas.invoke,
                 host=f"{HOST}:{self.http_port}",
+                # the stack's own pages and the sites that embed the widget
+                allowed_origins=PublicAddress(self.http_port).origins
+                | set(self.config.chat.allowed_origins),
             )
             extra_routes += self._bridge.routes()
             internal_routes += self._bridge.management_routes()
@@ -435,6 +434,7 @@ class DevStack:
             },
             extra_routes=extra_routes,
             agents=self._agent_tokens,
+            port=self.http_port,
         )
         self._runner = web.AppRunner(webapp.application(), access_log=None)
         await self._runner.setup()

@@ -53,7 +53,9 @@ class Client:
         """Send one frame; what this connection received because of it."""
         start = len(self.frames)
         self.harness.clock.advance(seconds=1)  # one action a second stays under the flood limit
-        self.harness.service.handle(self.connection_id, json.dumps({"action": action, **fields}))
+        self.harness.service.handle(
+            self.connection_id, json.dumps({"action": action, **fields}, ensure_ascii=False)
+        )
         return self.frames[start:]
 
     def raw(self, body: Any) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from functions.core.models import Direction, TicketStatus
 from functions.core.store import deserialize
 from functions.core.timeutil import to_iso
 from tests.functional.chat_harness import build
+from tests.helpers import body_text
 
 TUESDAY = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # London and Madrid are open
 SATURDAY = datetime(2026, 11, 28, 11, 0, tzinfo=UTC)
@@ -221,6 +222,15 @@ def test_a_chat_waiting_too_long_overflows_to_the_fallback_team(chat):
     assert emma.last("assigned")["language"] == "ru"
 
 
+def _code_mailed_to(chat, address: str) -> str:
+    """The code in the newest verification mail to `address`, as its owner reads it."""
+    import re
+
+    mails = [m for m in chat.aws.sent_mail() if address in m.destinations]
+    assert mails, f"nothing was mailed to {address}"
+    return re.findall(r"\b[0-9]{6}\b", body_text(mails[-1]))[0]
+
+
 def test_the_transcript_is_emailed_and_the_rating_recorded(chat):
     agent = chat.agent("emma@helpline.test")
     customer = chat.customer()
@@ -233,8 +243,13 @@ def test_the_transcript_is_emailed_and_the_rating_recorded(chat):
     )
     customer.send("close")
     customer.send("transcript", email="ana@example.com")
+    customer.send("verify", code=_code_mailed_to(chat, "ana@example.com"))  # her mailbox
     assert customer.last("transcript_sent")["email"] == "ana@example.com"
-    [mail] = [m for m in chat.aws.sent_mail() if "ana@example.com" in m.destinations]
+    [mail] = [
+        m
+        for m in chat.aws.sent_mail()
+        if "ana@example.com" in m.destinations and "Done: the new invoice" in body_text(m)
+    ]
     body = mail.get_body(("plain",)).get_content()
     assert "My invoice shows the wrong company name" in body and "Done: the new invoice" in body
     assert mail["Auto-Submitted"] == "auto-generated"
@@ -677,3 +692,195 @@ def test_a_customer_who_leaves_an_address_keeps_it_for_the_next_shift(chat):
     [item] = _session_items(chat)
     kept = datetime.fromtimestamp(int(item["expires_at"]), UTC)
     assert kept >= SATURDAY + timedelta(days=chat.service.config.retention.closed_ticket_days)
+
+
+# -- invalid Unicode, frame size and invisible messages (issue 16, items 3 and 10) ------------
+
+
+def test_a_lone_surrogate_in_a_message_or_hello_is_refused_and_the_chat_goes_on(chat):
+    customer = chat.customer()
+    # what a client sends when it cut an emoji in half: "\ud83d" with no second half
+    [error] = customer.raw('{"action": "message", "text": "Hi \\ud83d there", "client_id": "u1"}')
+    assert (error["type"], error["code"], error["client_id"]) == ("error", "bad_field", "u1")
+    assert "`text`" in error["reason"]
+    [error] = customer.raw('{"action": "hello", "name": "Zo\\ud83d", "locale": "en-GB"}')
+    assert (error["type"], error["code"], error["action"]) == ("error", "bad_field", "hello")
+    assert chat.components.store.list_tickets() == []
+
+    got = customer.send("message", text="My invoice shows the wrong company name", client_id="u2")
+    assert "ack" in [f["type"] for f in got]
+    [ticket] = chat.components.store.list_tickets()
+    assert [
+        m.text for m in chat.ticket(ticket.id).messages if m.direction is Direction.INBOUND
+    ] == ["My invoice shows the wrong company name"]
+
+
+@pytest.mark.parametrize("size", [40 * 1024, 120 * 1024])
+def test_a_frame_over_32_kb_is_refused(chat, size):
+    customer = chat.customer()
+    frame = {"action": "message", "text": "My invoice is wrong.", "client_id": "big"}
+    frame["padding"] = "x" * (size - len(json.dumps(frame)) - 15)
+    body = json.dumps(frame)
+    assert len(body.encode()) > 32 * 1024
+    [error] = customer.raw(body)
+    assert (error["type"], error["code"]) == ("error", "too_large")
+    assert chat.components.store.list_tickets() == []
+
+
+@pytest.mark.parametrize(
+    "text", ["   ", "\u200b", " \u200b\u200c\u200d\u2060\ufeff ", "\u200e\u3164\n"]
+)
+def test_a_message_that_shows_nothing_is_refused(chat, text):
+    customer = chat.customer()
+    [error] = customer.send("message", text=text, client_id="blank")
+    assert (error["type"], error["code"], error["client_id"]) == ("error", "bad_field", "blank")
+    assert chat.components.store.list_tickets() == []
+
+
+# -- transcripts go only to an address the visitor proved (issue 16, item 2) ------------------
+
+PHISHING = "URGENT: your account is locked. Unlock it at http://evil.example/unlock today"
+
+
+def _mailed(chat) -> list[tuple[list[str], str]]:
+    """Every mail sent: its destinations, and its subject and text together."""
+    return [
+        (sorted(set(m.destinations)), f"{m['Subject']}\n{body_text(m)}")
+        for m in chat.aws.sent_mail()
+    ]
+
+
+def _emf(out: str, metric: str) -> list[dict[str, Any]]:
+    """The EMF documents (CloudWatch metrics in the log) that count `metric`."""
+    found = []
+    for line in out.splitlines():
+        try:
+            document = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(document, dict) and "_aws" in document and metric in document:
+            found.append(document)
+    return found
+
+
+def test_a_visitor_asking_transcripts_to_five_addresses_mails_none_of_their_words(chat):
+    customer = chat.customer()
+    customer.send("message", text=PHISHING, client_id="1")
+    targets = [f"victim{i}@example.org" for i in range(5)]
+    answers = [customer.send("transcript", email=target)[-1] for target in targets]
+
+    mailed = _mailed(chat)
+    assert len(mailed) == 3  # chat.verification_mails_per_session
+    for destinations, content in mailed:
+        assert len(destinations) == 1 and destinations[0] in targets
+        assert "evil.example" not in content and "locked" not in content
+    assert [a["type"] for a in answers] == ["code_sent"] * 3 + ["error"] * 2
+    assert [a["code"] for a in answers[3:]] == ["limit_reached"] * 2
+    # guessing the code is no way around it
+    for guess in ("000000", "123456", "999999"):
+        assert customer.send("verify", code=guess)[-1]["code"] == "bad_code"
+    assert len(chat.aws.sent_mail()) == 3
+    [ticket] = chat.components.store.list_tickets()
+    assert [e for e in chat.ticket(ticket.id).events if e.type == "transcript_sent"] == []
+
+
+def test_the_transcript_goes_once_and_only_after_the_code_from_that_mailbox(chat):
+    customer = chat.customer()
+    customer.send(
+        "message", text="My invoice shows the wrong company name, please fix it", client_id="1"
+    )
+    [answer] = customer.send("transcript", email="ana@example.com")
+    assert (answer["type"], answer["email"]) == ("code_sent", "ana@example.com")
+    [(to, content)] = _mailed(chat)
+    assert to == ["ana@example.com"] and "invoice" not in content
+    [ticket] = chat.components.store.list_tickets()
+    assert ticket.id not in content  # nothing leads from the code mail to the chat
+
+    code = _code_mailed_to(chat, "ana@example.com")
+    [error] = customer.send("verify", code=f"{(int(code) + 1) % 1_000_000:06d}")
+    assert (error["type"], error["code"]) == ("error", "bad_code")
+    assert len(chat.aws.sent_mail()) == 1
+    customer.send("verify", code=code)
+    assert customer.last("transcript_sent")["email"] == "ana@example.com"
+    [_, (to, content)] = _mailed(chat)
+    assert to == ["ana@example.com"] and "wrong company name" in content
+
+    # once a chat, even to the proven address
+    [error] = customer.send("transcript", email="ana@example.com")
+    assert (error["type"], error["code"]) == ("error", "already_sent")
+    assert len(chat.aws.sent_mail()) == 2
+    events = [e.type for e in chat.ticket(ticket.id).events if e.type.startswith("transcript")]
+    assert sorted(events) == [  # the last two happen in the same moment: sorted by name
+        "transcript_address_verified",
+        "transcript_code_sent",
+        "transcript_sent",
+    ]
+
+
+def test_one_address_gets_at_most_three_chat_mails_a_day_whichever_chats_ask(chat):
+    answers = []
+    for i in range(4):
+        visitor = chat.customer()
+        visitor.send("message", text=f"{PHISHING} ({i})", client_id="1")
+        answers.append(visitor.send("transcript", email="victim@example.org")[-1])
+
+    assert [a["type"] for a in answers] == ["code_sent"] * 3 + ["error"]
+    assert answers[-1]["code"] == "limit_reached"
+    assert len(chat.aws.sent_mail()) == 3
+    refused = [
+        e.detail
+        for t in chat.components.store.list_tickets()
+        for e in chat.ticket(t.id).events
+        if e.type == "transcript_not_sent"
+    ]
+    assert len(refused) == 1 and "today" in refused[0]["reason"]
+
+    chat.clock.advance(days=1)  # a new day: the address may be asked again
+    visitor = chat.customer()
+    visitor.send("message", text="Where is my parcel?", client_id="1")
+    assert visitor.send("transcript", email="victim@example.org")[-1]["type"] == "code_sent"
+
+
+def test_the_hourly_cap_on_automatic_mail_stops_codes_too_and_is_counted(chat, capsys, monkeypatch):
+    from dataclasses import replace
+
+    # metrics on, whatever an earlier test in this process set (the CLI turns them off)
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+
+    config = chat.service.config
+    chat.service.config = replace(config, email=replace(config.email, automatic_per_hour=2))
+    answers = []
+    for i in range(3):
+        visitor = chat.customer()
+        visitor.send("message", text=f"Where is my parcel number {i}?", client_id="1")
+        answers.append(visitor.send("transcript", email=f"customer{i}@example.com")[-1])
+
+    assert [a["type"] for a in answers] == ["code_sent", "code_sent", "error"]
+    assert answers[-1]["code"] == "limit_reached"
+    assert len(chat.aws.sent_mail()) == 2
+    refused = [
+        e.detail
+        for t in chat.components.store.list_tickets()
+        for e in chat.ticket(t.id).events
+        if e.type == "transcript_not_sent"
+    ]
+    assert len(refused) == 1 and "email.automatic_per_hour" in refused[0]["reason"]
+    [metric] = _emf(capsys.readouterr().out, "AutomaticMail_capped")
+    assert (metric["service"], metric["kind"]) == ("chat_ws", "verification")
+
+
+def test_a_visitor_who_mistyped_their_address_twice_still_gets_the_transcript(chat):
+    customer = chat.customer()
+    customer.send("message", text="Please fix the company name on invoice 7781", client_id="1")
+    for typo in ("ana@exmaple.com", "ana@example.con"):
+        assert customer.send("transcript", email=typo)[-1]["type"] == "code_sent"
+    assert customer.send("transcript", email="ana@example.com")[-1]["type"] == "code_sent"
+    customer.send("verify", code=_code_mailed_to(chat, "ana@example.com"))
+    assert customer.last("transcript_sent")["email"] == "ana@example.com"
+    # a fourth code would not have gone: three is the chat's limit for unproven addresses
+    assert [to for to, _ in _mailed(chat)] == [
+        ["ana@exmaple.com"],
+        ["ana@example.con"],
+        ["ana@example.com"],
+        ["ana@example.com"],
+    ]

@@ -173,8 +173,7 @@ def test_an_autoresponder_storm_gets_no_reply(aws):
     first = aws.deliver(make_mail(), received_at=TUESDAY_MORNING)
     [ack] = aws.sent_mail()
     for i in range(50):
-        auto = make_mail(
-            sender="robot@example.com",
+        auto = make_mail(  # the customer's own mailbox answering us (a participant)
             subject=f"Auto: Re: {ack['Subject']}",
             text="This mailbox is not monitored. Your message has been received.",
             in_reply_to=ack["Message-ID"],
@@ -190,6 +189,24 @@ def test_an_autoresponder_storm_gets_no_reply(aws):
     )  # automatic mail does not reopen or touch status
     autos = [m for m in bundle.messages if m.direction is Direction.INBOUND and m.automatic]
     assert len(autos) == 50
+    assert [r["event"] for r in aws.queue_messages("english")] == ["new_ticket"]
+
+
+def test_an_auto_reply_from_an_address_not_on_the_ticket_does_not_join_it(aws):
+    first = aws.deliver(make_mail(), received_at=TUESDAY_MORNING)
+    [ack] = aws.sent_mail()
+    auto = make_mail(
+        sender="robot@example.com",
+        subject=f"Auto: Re: {ack['Subject']}",
+        text="This mailbox is not monitored. Your message has been received.",
+        in_reply_to=ack["Message-ID"],
+        headers={"Auto-Submitted": "auto-replied", "X-Autoreply": "yes"},
+    )
+    outcome = aws.deliver(auto, received_at=TUESDAY_MORNING + timedelta(minutes=1))
+
+    assert outcome["status"] == "created" and outcome["ticket_id"] != first["ticket_id"]
+    assert "email:robot@example.com" not in _ticket(aws, first).ticket.participants
+    assert len(aws.sent_mail()) == 1  # still never answered
     assert [r["event"] for r in aws.queue_messages("english")] == ["new_ticket"]
 
 
@@ -337,7 +354,9 @@ def test_missing_from_falls_back_to_reply_to(aws):
     assert outcome["status"] == "created"
     customer = aws.store.get_customer(_ticket(aws, outcome).ticket.customer_id)[0]
     assert [str(i) for i in customer.identities] == ["email:real@example.com"]
-    assert aws.sent_mail()[0]["To"] == "real@example.com"
+    # identified by Reply-To, but never answered there automatically: anyone can write
+    # anyone's address in it (issue 16); an agent's reply still reaches them
+    assert aws.sent_mail() == []
 
 
 def test_a_mail_with_no_usable_sender_is_quarantined(aws):
@@ -457,3 +476,244 @@ def test_a_long_mail_in_a_two_or_three_byte_script_keeps_its_body_in_s3(
 
     assert json.loads(stored["Body"].read())["text"].strip().startswith(text[:200].strip())
     assert bundle.ticket.language == language
+
+
+# -- who can join a ticket (issue 16, items 1 and 7) -------------------------------------------
+
+
+def _agent(aws):
+    """The agents' ticket service, sending through (moto's) SES as the CLI does."""
+    from functions.core import wiring
+
+    return wiring.build(wiring.Settings.from_env()).tickets
+
+
+def _sent_to(aws, text):
+    """The mails whose body holds `text`: (To header, Cc header, every destination)."""
+    return [
+        (m["To"], m["Cc"], sorted(set(m.destinations)))  # moto adds the headers' addresses
+        for m in aws.sent_mail()
+        if text in body_text(m)
+    ]
+
+
+def test_a_stranger_answering_the_customers_message_id_gets_a_new_linked_ticket(aws):
+    first = aws.deliver(
+        make_mail(subject="Password reset", message_id="<pw-1@example.com>"),
+        received_at=TUESDAY_MORNING,
+    )
+    # Ana had copied a friend on her mail; the friend writes in as if in her thread
+    outcome = aws.deliver(
+        make_mail(
+            sender="Mallory <mallory@evil.example>",
+            subject="Re: Password reset",
+            text="I changed my mind, please send the reset code to this address instead.",
+            in_reply_to="<pw-1@example.com>",
+            references="<pw-1@example.com>",
+        ),
+        received_at=TUESDAY_MORNING + timedelta(minutes=5),
+    )
+
+    assert outcome["status"] == "created"
+    assert outcome["ticket_id"] != first["ticket_id"]
+    original = _ticket(aws, first)
+    assert "email:mallory@evil.example" not in original.ticket.participants
+    assert [m.sender for m in original.messages if m.direction is Direction.INBOUND] == [
+        "ana@example.com"
+    ]
+    # each ticket names the other, so an agent can merge them knowingly
+    linked = [e.detail for e in _ticket(aws, outcome).events if e.type == "linked"]
+    assert linked and linked[0]["ticket"] == first["ticket_id"]
+    back = [e.detail for e in original.events if e.type == "linked"]
+    assert back and back[0]["ticket"] == outcome["ticket_id"]
+    # the agent's answer on Ana's ticket goes to Ana only
+    _agent(aws).reply(first["ticket_id"], "Your reset code is 402913.", agent="sam@helpline.test")
+    assert _sent_to(aws, "402913") == [("ana@example.com", None, ["ana@example.com"])]
+
+
+def test_a_token_with_reply_to_the_customer_does_not_join_and_its_ack_names_only_its_ticket(
+    aws,
+):
+    first = aws.deliver(
+        make_mail(subject="Password reset", message_id="<pw-2@example.com>"),
+        received_at=TUESDAY_MORNING,
+    )
+    token = f"[#{first['ticket_id']}]"
+    outcome = aws.deliver(
+        make_mail(
+            sender="mallory@evil.example",
+            subject=f"Urgent {token}",
+            text="Please send the new password here, my old mailbox is gone.",
+            headers={"Reply-To": "Ana García <ana@example.com>"},
+        ),
+        received_at=TUESDAY_MORNING + timedelta(minutes=5),
+    )
+
+    assert outcome["status"] == "created" and outcome["ticket_id"] != first["ticket_id"]
+    stranger = _ticket(aws, outcome)
+    assert first["ticket_id"] not in stranger.ticket.subject
+    [ack] = [m for m in aws.sent_mail() if outcome["ticket_id"] in m["Subject"]]
+    assert first["ticket_id"] not in ack["Subject"]
+    assert first["ticket_id"] not in body_text(ack)
+    assert "Password reset" not in body_text(ack)  # never the other ticket's subject
+    _agent(aws).reply(first["ticket_id"], "Your reset code is 118822.", agent="sam@helpline.test")
+    assert _sent_to(aws, "118822") == [("ana@example.com", None, ["ana@example.com"])]
+
+
+def test_the_agents_reply_goes_to_the_customer_and_copies_not_to_the_last_writer(aws):
+    first = aws.deliver(
+        make_mail(
+            to="support@helpline.test, Bob <bob@example.com>",
+            message_id="<team-1@example.com>",
+        ),
+        received_at=TUESDAY_MORNING,
+    )
+    # Bob, copied by Ana, is a participant: his reply-all continues the ticket
+    reply_all = aws.deliver(
+        make_mail(
+            sender="Bob <bob@example.com>",
+            to="support@helpline.test, ana@example.com",
+            subject="Re: Question about my order",
+            text="Adding to Ana's question: it was shipped to our office.",
+            in_reply_to="<team-1@example.com>",
+        ),
+        received_at=TUESDAY_MORNING + timedelta(minutes=5),
+    )
+    assert reply_all["status"] == "follow_up" and reply_all["ticket_id"] == first["ticket_id"]
+
+    _agent(aws).reply(first["ticket_id"], "It left our warehouse today.", agent="sam@helpline.test")
+
+    assert _sent_to(aws, "It left our warehouse today.") == [
+        ("ana@example.com", "bob@example.com", ["ana@example.com", "bob@example.com"])
+    ]
+
+
+def test_the_customer_from_a_second_known_address_continues_and_is_still_the_addressee(aws):
+    from functions.core.customers import CustomerService
+
+    first = aws.deliver(make_mail(), received_at=TUESDAY_MORNING)
+    other = aws.deliver(
+        make_mail(sender="Ana García <ana.garcia@work.example>", subject="Another question"),
+        received_at=TUESDAY_MORNING,
+    )
+    home, work = (_ticket(aws, o).ticket.customer_id for o in (first, other))
+    CustomerService(store=aws.store, blobs=None).merge(home, work)  # one person, two addresses
+
+    outcome = aws.deliver(
+        make_mail(
+            sender="Ana García <ana.garcia@work.example>",
+            subject=f"Re: Question about my order [#{first['ticket_id']}]",
+            text="Writing from work: the parcel is number 7781.",
+        ),
+        received_at=TUESDAY_MORNING + timedelta(hours=1),
+    )
+    assert outcome["status"] == "follow_up" and outcome["ticket_id"] == first["ticket_id"]
+
+    _agent(aws).reply(first["ticket_id"], "Parcel 7781 is on its way.", agent="sam@helpline.test")
+    [(to, cc, destinations)] = _sent_to(aws, "Parcel 7781 is on its way.")
+    assert (to, cc, destinations) == (
+        "ana.garcia@work.example",
+        None,
+        ["ana.garcia@work.example"],
+    )
+
+
+def test_an_empty_from_with_our_address_as_sender_is_a_loop_never_a_customer(aws):
+    outcome = aws.deliver(
+        make_mail(sender="undisclosed-recipients:;", headers={"Sender": "support@helpline.test"}),
+        received_at=TUESDAY_MORNING,
+    )
+    assert outcome["status"] == "quarantined" and outcome["reason"] == "own_loop"
+    assert aws.store.list_tickets() == []
+    assert aws.sent_mail() == []
+
+
+# -- automatic replies only to From, and a cap for everyone (issue 16, item 2) --------------
+
+
+def test_an_acknowledgement_goes_to_from_never_to_a_different_reply_to(aws):
+    phishing = "Your mailbox is full: verify your password at http://evil.example/verify"
+    outcome = aws.deliver(
+        make_mail(
+            sender="Mallory <mallory@evil.example>",
+            subject=phishing,
+            headers={"Reply-To": "Target Person <target@victim.example>"},
+        ),
+        received_at=TUESDAY_MORNING,
+    )
+
+    assert outcome["status"] == "created" and outcome["reply"] == "sent"
+    [ack] = aws.sent_mail()
+    assert sorted(set(ack.destinations)) == ["mallory@evil.example"]
+    assert ack["To"] == "mallory@evil.example"
+    assert not [m for m in aws.sent_mail() if "target@victim.example" in str(m.destinations)]
+
+
+def test_a_mail_with_only_a_reply_to_gets_no_automatic_reply_and_the_ticket_says_why(aws):
+    outcome = aws.deliver(
+        make_mail(
+            sender="undisclosed-recipients:;",
+            subject="Your mailbox is full: verify your password at http://evil.example/verify",
+            headers={"Reply-To": "target@victim.example"},
+        ),
+        received_at=TUESDAY_MORNING,
+    )
+
+    assert outcome["status"] == "created" and outcome["reply"].startswith("skipped")
+    assert aws.sent_mail() == []
+    [skipped] = [e for e in _ticket(aws, outcome).events if e.type == "auto_reply_skipped"]
+    assert "From" in skipped.detail["reason"]
+
+
+def _with_config(aws, monkeypatch, tmp_path, change):
+    """email_ingest from here on runs with the demo config changed by `change`."""
+    import shutil
+
+    import yaml
+
+    from functions.email_ingest import wiring as email_wiring
+    from infra.local.resources import DEMO_CONFIG
+
+    data = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
+    change(data)
+    path = tmp_path / "capped.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    shutil.copy(DEMO_CONFIG.with_name("demo.holidays.json"), tmp_path / "capped.holidays.json")
+    monkeypatch.setenv("HELPLINE_CONFIG", str(path))
+    email_wiring.use(None)
+
+
+def test_the_hourly_cap_on_automatic_mail_holds_for_senders_each_within_their_own_limit(
+    aws, monkeypatch, tmp_path, capsys
+):
+    import json
+
+    # metrics on, whatever an earlier test in this process set (the CLI turns them off)
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+
+    _with_config(aws, monkeypatch, tmp_path, lambda c: c["email"].update(automatic_per_hour=3))
+    outcomes = [
+        aws.deliver(
+            make_mail(
+                sender=f"Sender {i} <sender{i}@throwaway{i}.example>",
+                subject=f"Question number {i}",
+            ),
+            received_at=TUESDAY_MORNING,
+        )
+        for i in range(4)
+    ]
+
+    assert [o["status"] for o in outcomes] == ["created"] * 4
+    assert [o["reply"] for o in outcomes] == ["sent", "sent", "sent", "capped"]
+    assert sorted(d for m in aws.sent_mail() for d in set(m.destinations)) == [
+        f"sender{i}@throwaway{i}.example" for i in range(3)
+    ]
+    capped = [e for e in _ticket(aws, outcomes[3]).events if e.type == "auto_reply_capped"]
+    assert len(capped) == 1 and "email.automatic_per_hour" in capped[0].detail["reason"]
+    metrics = [
+        line
+        for line in (json.loads(x) for x in capsys.readouterr().out.splitlines() if x[:1] == "{")
+        if "_aws" in line and "AutomaticMail_capped" in line
+    ]
+    assert len(metrics) == 1
+    assert (metrics[0]["service"], metrics[0]["kind"]) == ("email_ingest", "reply")

@@ -396,3 +396,111 @@ def test_a_quarantined_entry_can_be_replayed_and_nothing_is_doubled(hooks, aws):
     assert statuses == ["duplicate", "quarantined"]  # the good one is already a ticket
     assert len(hooks.tickets()) == 1 and len(hooks.components.store.list_quarantine()) == 1
     assert hooks.components.store.get_quarantine(record.id).replayed_at is not None
+
+
+# -- invalid Unicode and one message's failure (issue 16, item 3) -----------------------------
+
+
+def _text_event(text: str, *, mid: str, sender: str) -> dict[str, Any]:
+    return _messenger(text, mid=mid, sender=sender)["entry"][0]["messaging"][0]
+
+
+def test_a_lone_surrogate_in_one_message_does_not_block_the_delivery(hooks):
+    # Meta cut an emoji in half: its JSON carries "\ud83d" with no second half
+    delivery = page_delivery(
+        _text_event("Hello, my order has not arrived yet, can you help?", mid="m_a", sender="1001"),
+        _text_event("Hi, I was charged twice for one order this week.", mid="m_b", sender="1002"),
+        _text_event("My parcel \ud83d arrived broken, what now?", mid="m_c", sender="1003"),
+    )
+    raw = json.dumps(delivery).encode()
+    assert b'"My parcel \\ud83d arrived' in raw
+
+    status, body = hooks.meta(None, raw=raw)
+    assert status == 200 and body["outcomes"] == {"created": 3}
+    texts = sorted(
+        m.text
+        for t in hooks.tickets()
+        for m in hooks.bundle(t.id).messages
+        if m.direction is Direction.INBOUND
+    )
+    assert texts == [
+        "Hello, my order has not arrived yet, can you help?",
+        "Hi, I was charged twice for one order this week.",
+        "My parcel \ufffd arrived broken, what now?",
+    ]
+    assert hooks.components.store.list_quarantine() == []
+    # the delivery is kept exactly as it came, broken character included
+    s3 = hooks.components.blobs.client
+    [kept] = s3.list_objects_v2(Bucket=hooks.components.blobs.bucket, Prefix="social/raw/meta/")[
+        "Contents"
+    ]
+    assert (
+        s3.get_object(Bucket=hooks.components.blobs.bucket, Key=kept["Key"])["Body"].read() == raw
+    )
+    status, body = hooks.meta(None, raw=raw)  # Meta's retry changes nothing
+    assert status == 200 and body["outcomes"] == {"duplicate": 3} and len(hooks.tickets()) == 3
+
+
+def test_a_lone_surrogate_in_a_telegram_first_name_still_makes_a_ticket(hooks):
+    update = copy.deepcopy(zammad_telegram("private", "text"))
+    update["message"]["from"]["first_name"] = "Zo\ud83d"
+    status, body = hooks.telegram(update)
+    assert status == 200 and body["outcomes"] == {"created": 1}
+    [ticket] = hooks.tickets()
+    customer = hooks.components.tickets.customer(ticket.customer_id)
+    assert customer.name.startswith("Zo\ufffd")
+
+
+def test_a_message_the_intake_refuses_is_quarantined_and_the_others_become_tickets(
+    hooks, monkeypatch
+):
+    from functions.core.errors import RejectedInput
+
+    intake = hooks.components.intake
+    process = intake.process
+
+    def refusing(message, **kwargs):
+        if message.external_id == "m_b":
+            raise RejectedInput("unreadable", "the message cannot be stored as it is")
+        return process(message, **kwargs)
+
+    monkeypatch.setattr(intake, "process", refusing)
+    delivery = page_delivery(
+        _text_event("Hello, my order has not arrived yet, can you help?", mid="m_a", sender="1001"),
+        _text_event("Hi, I was charged twice for one order this week.", mid="m_b", sender="1002"),
+        _text_event("My parcel arrived broken, what can I do now?", mid="m_c", sender="1003"),
+    )
+    status, body = hooks.meta(delivery)
+    assert status == 200 and body["outcomes"] == {"created": 2, "quarantined": 1}
+    assert len(hooks.tickets()) == 2
+    [record] = hooks.components.store.list_quarantine()
+    assert (record.reason, record.external_id) == ("unreadable", "m_b")
+    assert record.detail == "the message cannot be stored as it is"
+
+
+def test_an_error_of_ours_in_one_message_fails_the_delivery_so_meta_retries(hooks, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    intake = hooks.components.intake
+    process = intake.process
+    failures = [1]
+
+    def throttled(message, **kwargs):
+        if message.external_id == "m_b" and failures:
+            failures.pop()
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": ""}},
+                "TransactWriteItems",
+            )
+        return process(message, **kwargs)
+
+    monkeypatch.setattr(intake, "process", throttled)
+    delivery = page_delivery(
+        _text_event("Hello, my order has not arrived yet, can you help?", mid="m_a", sender="1001"),
+        _text_event("Hi, I was charged twice for one order this week.", mid="m_b", sender="1002"),
+    )
+    status, _ = hooks.meta(delivery)
+    assert status == 500 and hooks.components.store.list_quarantine() == []
+    status, body = hooks.meta(delivery)  # the platform's retry
+    assert status == 200 and body["outcomes"] == {"duplicate": 1, "created": 1}
+    assert len(hooks.tickets()) == 2

@@ -19,6 +19,7 @@ import pytest
 
 from bench.fuzz import seeds as seed_inputs
 from bench.fuzz.targets import TARGETS
+from functions.chat_ws.protocol import MAX_FRAME_BYTES
 from functions.core.html import html_to_text, sanitize_html
 from functions.core.quotes import split_reply
 from tests.fuzz.support import assert_linear, assert_linear_between, seeds
@@ -228,17 +229,17 @@ def test_signatures_are_linear_in_the_body() -> None:
     )
 
 
-# (frame with n repeats, n for about 12 kB): the 8x frame stays under the 128 kB limit,
-# or it would be refused before it is read and the ratio would say nothing
+# (frame with n repeats, n for about 3.5 kB): the 8x frame stays under the 32 kB frame
+# limit, or it would be refused before it is read and the ratio would say nothing
 CHAT_FRAMES: dict[str, tuple[Callable[[int], dict[str, Any]], int]] = {
-    "long text": (lambda n: {"action": "message", "text": "é" * n, "client_id": "c1"}, 2000),
+    "long text": (lambda n: {"action": "message", "text": "é" * n, "client_id": "c1"}, 600),
     "many languages": (
         lambda n: {"action": "status", "status": "online", "languages": ["en"] * n},
-        2000,
+        600,
     ),
     "many page fields": (
         lambda n: {"action": "hello", "page": {f"k{i}": "v" for i in range(n)}},
-        1000,
+        280,
     ),
 }
 
@@ -247,7 +248,7 @@ CHAT_FRAMES: dict[str, tuple[Callable[[int], dict[str, Any]], int]] = {
 def test_chat_frames_are_linear(case: str) -> None:
     frame, n = CHAT_FRAMES[case]
     small, big = (json.dumps(frame(size)).encode() for size in (n, 8 * n))
-    assert len(big) < 128 * 1024
+    assert len(big) <= MAX_FRAME_BYTES
     assert_linear_between(f"chat.decode: {case}", TARGETS["chat"].run, small, big)
 
 

@@ -23,7 +23,8 @@ values = st.recursive(
     st.one_of(
         st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
         st.floats(allow_nan=False), st.text(max_size=40),
-        st.sampled_from(["a@b.co", "abc123def456", "online", "away", "x" * 5000, "\udcff"]),
+        st.sampled_from(["a@b.co", "abc123def456", "online", "away", "x" * 5000, "\udcff",
+                         "\ud83d", "Zo\ud83d", " \u200b\ufeff ", "x" * 40_000]),
     ),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(FIELDS), inner, max_size=4),
     max_leaves=12,
@@ -54,6 +55,20 @@ def test_any_bytes_as_a_frame(raw: bytes) -> None:
 
 def test_frame_over_the_websocket_limit_is_refused() -> None:
     check("chat", json.dumps({"action": "message", "text": "x" * 200_000}).encode())
+    # over 32 KB with a text of allowed length: refused as API Gateway refuses the frame
+    check("chat", json.dumps({"action": "message", "text": "x", "pad": "y" * 40_000}).encode())
+
+
+def test_a_lone_surrogate_in_any_field_of_any_action_is_never_accepted() -> None:
+    for action in sorted(CUSTOMER_ACTIONS | AGENT_ACTIONS):
+        for name in FIELDS:
+            for half in ("\ud83d", "\udfff", "Zo\ud83d", "\ude00\ud83d"):
+                frame = {
+                    "action": action, "session_id": "S1234567", "text": "hello", "score": 4,
+                    "status": "online", "message_id": "M1", "email": "a@b.co", "team": "english",
+                    name: half,
+                }  # fmt: skip
+                check("chat", json.dumps(frame).encode())
 
 
 # --- config ---------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Webhook bodies under hostile input: the platforms' real deliveries (pywa, Chatwoot,
-Zammad, ours) with parts replaced by any JSON value, deleted or repeated, and the
-JSON text itself edited. A normalizer answers with a Delivery or `bad_payload`, never
-anything else. The signature checks refuse with 400/401/403 whatever the headers say,
-and always accept the signature computed for the body."""
+Zammad, ours) with parts replaced by any JSON value (lone surrogates included),
+deleted or repeated, and the JSON text itself edited. A normalizer answers with a
+Delivery whose every text encodes as UTF-8, or `bad_payload`, never anything else.
+The signature checks refuse with 400/401/403 whatever the headers say, and always
+accept the signature computed for the body."""
 
 from __future__ import annotations
 
@@ -16,22 +17,32 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bench.fuzz import seeds as seed_inputs
+from bench.fuzz.targets import _broken
 from tests.fuzz.support import FAST, check, mutated, seeds
 
 PLATFORMS = ("messenger", "instagram", "whatsapp", "telegram", "x", "meta")
 
+# text with a lone surrogate in it: JSON carries it as an unpaired "\\ud83d" escape
+broken_text = st.builds(
+    lambda before, half, after: before + half + after,
+    st.text(max_size=10),
+    st.sampled_from(["\ud83d", "\udc00", "\udfff", "\ud800\ud800", "\ude00\ud83d"]),
+    st.text(max_size=10),
+)
 scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(10**30), max_value=10**30),
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=30),
+    broken_text,
     st.sampled_from(["", " ", "\u0000", "\u202e", "1e400", "-1", "9" * 40, "x" * 300, "/start"]),
 )
 any_json = st.recursive(
     scalars,
     lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=10) | broken_text, inner, max_size=4)
     ),
     max_leaves=20,
 )
@@ -83,6 +94,14 @@ def test_real_deliveries_keep_the_contract(platform: str) -> None:
 @given(data=st.data())
 def test_real_deliveries_with_parts_broken(platform: str, data: st.DataObject) -> None:
     check(platform, data.draw(edited_delivery(platform)))
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_real_deliveries_with_invalid_unicode_keep_the_contract(platform: str) -> None:
+    # every text with a lone surrogate in it, and raw bytes that are a surrogate or not UTF-8
+    for body in seeds(platform)[:40]:
+        for broken in _broken(body):
+            check(platform, broken)
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)

@@ -292,4 +292,5 @@ def test_the_local_stacks_copy_of_the_config_allows_its_own_demo_shop(tmp_path: 
     assert load_config(path).chat.allowed_origins == (
         "https://shop.helpline.test",
         "http://127.0.0.1:8080",
+        "http://localhost:8080",
     )

@@ -120,7 +120,8 @@ def test_every_template_exists(purpose: str, locale: str, ext: str) -> None:
     assert (TEMPLATES / "email" / f"{purpose}.{locale}.{ext}.j2").is_file()
 
 
-OTHER_PURPOSES = ("chat_transcript",)  # tested in test_chat_transcript_templates.py
+# tested in test_chat_transcript_templates.py, and the code mail in functional/test_chat.py
+OTHER_PURPOSES = ("chat_transcript", "chat_verification")
 
 
 def test_no_stray_templates() -> None:

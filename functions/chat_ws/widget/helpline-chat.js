@@ -21,6 +21,7 @@
     "leave name email saved",
     "ended tr trok rateq star comment rates rated again",
     "eGen eLong eEmail",
+    "coded codel newcode eCode eLimit",
   ].join(" ").split(" ");
   const STRINGS = {
     en: [
@@ -31,6 +32,7 @@
       "Leave your details and we'll reply by email.|Name|Email|Thanks! We'll reply to {e}.",
       "This chat has ended.|Email me a copy of this chat|We've sent the transcript to {e}.|How was this chat?|{n} out of 5|Comment (optional)|Send rating|Thanks for your feedback!|Start a new chat",
       "Something went wrong. Please try again.|This message is too long: at most {n} characters.|Please check the email address.",
+      "We've sent a code to {e}. Type it here and we'll send the transcript.|Code|Send a new code|That code is not right, or no longer valid.|We can't send more emails for this chat.",
     ],
     es: [
       "Chatea con nosotros|{n} sin leer|Minimizar el chat|Terminar el chat|Mensaje|Escribe un mensaje…|Enviar",
@@ -40,6 +42,7 @@
       "Déjanos tus datos y te responderemos por email.|Nombre|Correo electrónico|¡Gracias! Te responderemos en {e}.",
       "El chat ha terminado.|Envíame una copia de este chat|Hemos enviado la transcripción a {e}.|¿Qué tal ha ido este chat?|{n} de 5|Comentario (opcional)|Enviar valoración|¡Gracias por tu opinión!|Empezar un chat nuevo",
       "Algo ha fallado. Inténtalo de nuevo.|El mensaje es demasiado largo: como máximo {n} caracteres.|Revisa la dirección de correo.",
+      "Hemos enviado un código a {e}. Escríbelo aquí y te enviaremos la transcripción.|Código|Enviar un código nuevo|Ese código no es correcto o ya no es válido.|No podemos enviar más correos para este chat.",
     ],
     fr: [
       "Discuter avec nous|non lus\u00a0: {n}|Réduire la discussion|Terminer la discussion|Message|Écrivez un message…|Envoyer",
@@ -49,6 +52,7 @@
       "Laissez vos coordonnées, nous vous répondrons par e-mail.|Nom|E-mail|Merci\u00a0! Nous vous répondrons à {e}.",
       "La discussion est terminée.|Recevoir une copie de cette discussion par e-mail|La transcription a été envoyée à {e}.|Comment s'est passée cette discussion\u00a0?|{n} sur 5|Commentaire (facultatif)|Envoyer ma note|Merci pour votre avis\u00a0!|Nouvelle discussion",
       "Une erreur s'est produite. Veuillez réessayer.|Ce message est trop long\u00a0: {n}\u00a0caractères au maximum.|Vérifiez l'adresse e-mail.",
+      "Nous avons envoyé un code à {e}. Saisissez-le ici et nous vous enverrons la transcription.|Code|Recevoir un nouveau code|Ce code est incorrect ou n'est plus valable.|Nous ne pouvons plus envoyer d'e-mails pour cette discussion.",
     ],
     de: [
       "Chatten Sie mit uns|{n} ungelesen|Chat minimieren|Chat beenden|Nachricht|Nachricht schreiben…|Senden",
@@ -58,6 +62,7 @@
       "Hinterlassen Sie Ihre Kontaktdaten, wir antworten per E-Mail.|Name|E-Mail-Adresse|Danke! Wir antworten an {e}.",
       "Der Chat wurde beendet.|Kopie dieses Chats per E-Mail erhalten|Das Chatprotokoll wurde an {e} gesendet.|Wie war dieser Chat?|{n} von 5|Kommentar (optional)|Bewertung senden|Danke für Ihr Feedback!|Neuen Chat starten",
       "Etwas ist schiefgelaufen. Bitte versuchen Sie es erneut.|Die Nachricht ist zu lang: höchstens {n} Zeichen.|Bitte prüfen Sie die E-Mail-Adresse.",
+      "Wir haben einen Code an {e} gesendet. Geben Sie ihn hier ein, dann senden wir Ihnen das Chatprotokoll.|Code|Neuen Code senden|Dieser Code ist falsch oder nicht mehr gültig.|Für diesen Chat können wir keine weiteren E-Mails senden.",
     ],
     pt: [
       "Fale conosco|não lidas: {n}|Minimizar o chat|Encerrar o chat|Mensagem|Escreva uma mensagem…|Enviar",
@@ -67,6 +72,7 @@
       "Deixe seus dados e responderemos por e-mail.|Nome|E-mail|Obrigado! Responderemos para {e}.",
       "O chat foi encerrado.|Receber uma cópia desta conversa por e-mail|Enviamos a transcrição para {e}.|Como foi este atendimento?|{n} de 5|Comentário (opcional)|Enviar avaliação|Obrigado pela sua avaliação!|Iniciar um novo chat",
       "Algo deu errado. Tente novamente.|A mensagem é longa demais: no máximo {n} caracteres.|Confira o endereço de e-mail.",
+      "Enviamos um código para {e}. Digite-o aqui e enviaremos a transcrição.|Código|Enviar um novo código|Esse código não está correto ou não é mais válido.|Não podemos enviar mais e-mails para esta conversa.",
     ],
     ru: [
       "Напишите нам|непрочитанных: {n}|Свернуть чат|Завершить чат|Сообщение|Напишите сообщение…|Отправить",
@@ -76,6 +82,7 @@
       "Оставьте контакты — мы ответим по почте.|Имя|Электронная почта|Спасибо! Ответим на {e}.",
       "Чат завершён.|Прислать копию переписки на почту|Копия переписки отправлена на {e}.|Как прошёл разговор?|{n} из 5|Комментарий (необязательно)|Отправить оценку|Спасибо за отзыв!|Начать новый чат",
       "Что-то пошло не так. Попробуйте ещё раз.|Сообщение слишком длинное: не больше {n} символов.|Проверьте адрес электронной почты.",
+      "Мы отправили код на {e}. Введите его здесь, и мы пришлём копию переписки.|Код|Прислать новый код|Код неверный или больше не действует.|Для этого чата больше нельзя отправить письма.",
     ],
     ar: [
       "تحدث معنا|رسائل غير مقروءة: {n}|تصغير نافذة المحادثة|إنهاء المحادثة|الرسالة|اكتب رسالة…|إرسال",
@@ -85,6 +92,7 @@
       "اترك بياناتك وسنرد عليك بالبريد الإلكتروني.|الاسم|البريد الإلكتروني|شكرًا لك! سنرد عليك على {e}.",
       "انتهت المحادثة.|أرسل لي نسخة من هذه المحادثة بالبريد|أرسلنا نسخة المحادثة إلى {e}.|كيف كانت هذه المحادثة؟|{n} من 5|تعليق (اختياري)|إرسال التقييم|شكرًا على ملاحظاتك!|بدء محادثة جديدة",
       "حدث خطأ ما. يُرجى المحاولة مرة أخرى.|الرسالة طويلة جدًا: الحد الأقصى {n} حرف.|يُرجى التحقق من عنوان البريد الإلكتروني.",
+      "أرسلنا رمزًا إلى {e}. اكتبه هنا وسنرسل إليك نسخة المحادثة.|الرمز|إرسال رمز جديد|هذا الرمز غير صحيح أو لم يعد صالحًا.|لا يمكننا إرسال المزيد من الرسائل لهذه المحادثة.",
     ],
     ja: [
       "チャットでお問い合わせ|未読{n}件|チャットを最小化|チャットを終了|メッセージ|メッセージを入力…|送信",
@@ -94,6 +102,7 @@
       "ご連絡先をご入力いただければ、メールでご返信します。|お名前|メールアドレス|ありがとうございます。{e}宛にご返信します。",
       "チャットは終了しました。|このチャットの記録をメールで受け取る|チャットの記録を{e}に送信しました。|今回のチャットはいかがでしたか？|5段階中{n}|コメント（任意）|評価を送信|ご意見ありがとうございます！|新しいチャットを始める",
       "エラーが発生しました。もう一度お試しください。|メッセージが長すぎます（最大{n}文字）。|メールアドレスをご確認ください。",
+      "{e}に確認コードを送信しました。こちらに入力すると、チャットの記録をお送りします。|確認コード|新しいコードを送る|コードが正しくないか、有効期限が切れています。|このチャットからはこれ以上メールを送信できません。",
     ],
   };
 
@@ -482,7 +491,8 @@ form.c .btn{margin:0}
       case "typing": return showTyping(f.from !== "customer" && f.typing !== false);
       case "read": return markRead(f.message_id);
       case "contact_saved": return;
-      case "transcript_sent": return done("transcript", t("trok", { e: f.email || "" }));
+      case "code_sent": return codeSent(f);
+      case "transcript_sent": return done(cards.querySelector('[data-part="verify"]') ? "verify" : "transcript", t("trok", { e: f.email || "" }));
       case "rated": return done("rate", t("rated"));
       case "closed": return ended(f);
       case "error": return failed(f);
@@ -656,6 +666,23 @@ form.c .btn{margin:0}
     return form;
   }
   const transcriptForm = () => emailForm("transcript", t("tr"), [], (email) => ({ action: "transcript", email }));
+  // the transcript goes only to an address the visitor proves is theirs: the code mailed there
+  function codeSent(f) {
+    const [cl, ci] = field(t("codel"), { inputmode: "numeric", autocomplete: "one-time-code", maxlength: "6", required: true });
+    const form = h("form", { "data-part": "verify", onsubmit: (e) => {
+      e.preventDefault();
+      const code = ci.value.replace(/\s/g, "");
+      if (!/^[0-9]{6}$/.test(code)) { showError(t("eCode")); return ci.focus(); }
+      frame({ action: "verify", code });
+      form.lastChild.disabled = true;
+    } }, h("p", {}, t("coded", { e: f.email || "" })), cl, ci,
+      h("button", { type: "button", class: "btn2", onclick: () => frame({ action: "transcript", email: f.email }) }, t("newcode")),
+      h("button", { class: "btn" }, t("send")));
+    const old = cards.querySelector('[data-part="transcript"], [data-part="verify"]');
+    if (old) old.replaceWith(form); else cards.append(form);
+    ci.focus();
+    say(t("coded", { e: f.email || "" }));
+  }
 
   // the form makes way for the thanks, which keeps the focus
   function done(part, text) {
@@ -700,7 +727,7 @@ form.c .btn{margin:0}
     if (retry) retry.lastChild.disabled = false;
     const thanks = f.action === "contact" && cards.querySelector('p[data-part="contact"]');
     if (thanks) { contact = { name: contact.name }; save(); thanks.replaceWith(contactForm()); } // to correct it
-    showError(t({ too_large: "eLong", bad_email: "eEmail", closed: "ended" }[code] || "eGen", { n: num(limits.max_message_chars) }));
+    showError(t({ too_large: "eLong", bad_email: "eEmail", closed: "ended", bad_code: "eCode", limit_reached: "eLimit", already_sent: "eLimit" }[code] || "eGen", { n: num(limits.max_message_chars) }));
   }
 
   // -- go

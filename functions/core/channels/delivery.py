@@ -27,6 +27,7 @@ a permanent `DeliveryError` with a reason the agent can act on.
 
 from __future__ import annotations
 
+import logging
 import math
 import posixpath
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +38,9 @@ from urllib.parse import urlsplit
 
 from functions.core.errors import DeliveryError, RejectedInput
 from functions.core.models import Channel, InboundMessage, Message
+from functions.core.text import replace_lone_surrogates
+
+log = logging.getLogger("helpline.channels.delivery")
 
 MAX_ID_CHARS = 256  # longer "ids" are not ids; they would also bloat the dedupe keys
 # a Meta timestamp below this many milliseconds is 1973: Meta's dashboard test events
@@ -120,9 +124,16 @@ def bad_payload(reason: str) -> RejectedInput:
 
 
 def body_mapping(raw: Any, platform: str) -> Mapping[str, Any]:
+    """The delivery as a mapping, with every lone surrogate (an unpaired `\\ud83d` that
+    UTF-8 cannot encode, and DynamoDB refuses) replaced by U+FFFD: one broken character
+    must not lose a person's message. The delivery as it came is kept in S3."""
     if not isinstance(raw, Mapping):
         raise bad_payload(f"a {platform} delivery is a JSON object, not {_kind(raw)}")
-    return raw
+    body: Mapping[str, Any]
+    body, replaced = replace_lone_surrogates(raw)
+    if replaced:
+        log.info("replaced %d lone surrogates in a %s delivery with U+FFFD", replaced, platform)
+    return body
 
 
 def _kind(value: Any) -> str:

@@ -123,7 +123,10 @@ def build_mime(message: Message, *, from_name: str) -> bytes:
     """The raw MIME of a stored outbound message. Deterministic for the same message."""
     mail = EmailMessage(policy=SMTP)
     mail["From"] = formataddr((from_name, message.sender))
-    mail["To"] = ", ".join(message.recipients)
+    mail["To"] = ", ".join(r for r in message.recipients if r not in message.cc)
+    copied = [r for r in message.cc if r in message.recipients]
+    if copied:
+        mail["Cc"] = ", ".join(copied)
     mail["Subject"] = message.subject
     mail["Date"] = format_datetime(message.created_at)
     if message.external_id:
@@ -140,6 +143,7 @@ def build_mime(message: Message, *, from_name: str) -> bytes:
         if name.lower() not in (
             "from",
             "to",
+            "cc",
             "subject",
             "date",
             "message-id",

@@ -1,19 +1,27 @@
 """60 follow_up: does this message continue a ticket we already have?
 
-In order: a `[#ticket]` token in the subject, accepted only when the sender is a
-participant of that ticket (a token pasted into a stranger's mail must not let them
-read or write someone else's ticket); then In-Reply-To and References against the
-Message-IDs we stored, newest first; then the platform conversation. A follow-up to a
-closed (archived) ticket starts a new ticket that points back to it.
+In order: a `[#ticket]` token in the subject; then In-Reply-To and References against
+the Message-IDs we stored (or wrote), newest first; then the platform conversation.
+
+An email continues a ticket only when its From is a participant of that ticket: the
+ticket's customer (at any address known to be theirs) or an address that was on To/Cc
+of the ticket's messages. Tokens and Message-IDs are known to anyone the customer copied
+or forwarded to, and Reply-To (or Sender) is only the writer's claim, so none of them
+proves who wrote. A mail that names a ticket its sender may not join starts a new
+ticket, linked to the one it named (`findings.linked`) so an agent can merge them
+knowingly; the new ticket's subject drops that ticket's token. A follow-up to a closed
+(archived) ticket starts a new ticket that points back to it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from functions.core.channels.email import ticket_from_own_message_id
+from functions.core.filters.own_loop import own_addresses
 from functions.core.ids import is_ticket_id, normalize_ticket_id
 from functions.core.models import Channel, InboundMessage, Ticket, TicketStatus
 
@@ -21,6 +29,9 @@ if TYPE_CHECKING:
     from functions.core.pipeline import Context, Drop
 
 SUBJECT_TOKEN = re.compile(r"\[#\s{0,3}([0-9A-Za-z]{10})\s{0,3}\]")
+# tickets one mail is linked to at most: each link is an event on that ticket, written in
+# the intake's one transaction (100 items at most)
+MAX_LINKED = 3
 
 
 def subject_tokens(subject: str) -> list[str]:
@@ -39,20 +50,51 @@ def thread_ids(message: InboundMessage) -> list[str]:
     return ids
 
 
-def is_participant(ticket: Ticket, message: InboundMessage) -> bool:
-    identities = [message.sender, *message.alternates]
-    return any(
-        identity is not None and str(identity) in ticket.participants for identity in identities
-    )
+def without_tokens(subject: str, ticket_ids: Iterable[str]) -> str:
+    """The subject without the `[#ticket]` tokens of these tickets."""
+    dropped = set(ticket_ids)
+
+    def keep(match: re.Match[str]) -> str:
+        return "" if normalize_ticket_id(match.group(1)) in dropped else match.group(0)
+
+    return " ".join(SUBJECT_TOKEN.sub(keep, subject).split())
+
+
+def is_participant(ctx: Context, ticket: Ticket, message: InboundMessage) -> bool:
+    """Whether the mail's From may write into `ticket`; Reply-To and Sender never count."""
+    sender = message.sender
+    if sender is None or sender.kind != "email" or sender.value in own_addresses(ctx.config):
+        return False
+    if str(sender) in ticket.participants:
+        return True
+    # the customer writing from another address of theirs (linked to them, or merged)
+    if ctx.snapshot.customer_id_for(sender) == ticket.customer_id:
+        return True
+    owner = ctx.customer(ticket.customer_id)
+    return owner is not None and sender in owner[0].identities
 
 
 def _accept(ctx: Context, ticket: Ticket, via: str) -> None:
+    ctx.findings.linked.clear()  # tickets refused further up the thread: not a new ticket
+    ctx.findings.subject = None
     if ticket.status is TicketStatus.CLOSED:
         ctx.findings.previous_ticket = ticket.id
         ctx.findings.note("follow_up.closed_ticket", {"ticket": ticket.id, "via": via})
         return
     ctx.findings.ticket = ticket
     ctx.findings.follow_up_via = via
+
+
+def _refuse(ctx: Context, ticket: Ticket, via: str) -> None:
+    """The mail names `ticket` but may not join it: a new ticket, linked to this one."""
+    linked = ctx.findings.linked
+    if ticket.id not in linked and len(linked) < MAX_LINKED:
+        linked[ticket.id] = via
+    if via == "subject_token":
+        subject = ctx.findings.subject
+        ctx.findings.subject = without_tokens(
+            ctx.message.subject if subject is None else subject, (ticket.id,)
+        )
 
 
 def _conversation(ctx: Context) -> None:
@@ -94,13 +136,15 @@ def run(ctx: Context) -> Drop | None:
         ticket = ctx.ticket(token)
         if ticket is None:
             continue
-        if is_participant(ticket, message):
+        if is_participant(ctx, ticket, message):
             _accept(ctx, ticket, "subject_token")
             return None
         ctx.findings.note(
             "follow_up.token_ignored", {"ticket": token, "reason": "sender is not a participant"}
         )
+        _refuse(ctx, ticket, "subject_token")
     domain = ctx.config.brand.message_id_domain
+    refused: set[str] = set()
     for message_id in thread_ids(message):
         record = (
             ctx.snapshot.intake(Channel.EMAIL, message_id)
@@ -109,16 +153,22 @@ def run(ctx: Context) -> Drop | None:
         )
         via = "in_reply_to" if message_id in message.in_reply_to else "references"
         if record is not None:
-            ticket = ctx.ticket(record.ticket_id)
-            if ticket is not None:
-                _accept(ctx, ticket, via)
-                return None
+            ticket_id: str | None = record.ticket_id
+        else:
+            # a Message-ID in our format that we hold no record of: like any other
+            # thread reference, it threads only the ticket's participants
+            ticket_id = ticket_from_own_message_id(message_id, domain)
+        ticket = ctx.ticket(ticket_id) if ticket_id else None
+        if ticket is None:
             continue
-        # A Message-ID in our format that we hold no record of proves nothing: anyone can
-        # write one. Like the subject token, it threads only the ticket's participants.
-        own_ticket_id = ticket_from_own_message_id(message_id, domain)
-        ticket = ctx.ticket(own_ticket_id) if own_ticket_id else None
-        if ticket is not None and is_participant(ticket, message):
+        if is_participant(ctx, ticket, message):
             _accept(ctx, ticket, via)
             return None
+        if ticket.id not in refused:
+            refused.add(ticket.id)
+            ctx.findings.note(
+                "follow_up.thread_ignored",
+                {"ticket": ticket.id, "via": via, "reason": "sender is not a participant"},
+            )
+            _refuse(ctx, ticket, via)
     return None

@@ -1,9 +1,10 @@
 """70 identify_customer: who wrote this, as one customer across channels.
 
 The sender's identity (From for email), falling back to Reply-To and Sender when From
-is missing or broken. A known identity leads to its customer (following a merge); an
-unknown one becomes a new customer. With no usable identity at all the message cannot
-be answered or threaded, so it is quarantined with that reason.
+is missing or broken (`sender_identity`, the same address the own-loop check looked at).
+A known identity leads to its customer (following a merge); an unknown one becomes a
+new customer. With no usable identity at all the message cannot be answered or
+threaded, so it is quarantined with that reason.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from functions.core.ids import stable_id
-from functions.core.models import Customer, Identity
+from functions.core.models import Customer, Identity, InboundMessage
 from functions.core.pipeline import Drop
 
 if TYPE_CHECKING:
@@ -24,12 +25,21 @@ def customer_id_for(identity: Identity) -> str:
     return "C" + stable_id(identity.kind, identity.value, length=12)
 
 
+def sender_identity(message: InboundMessage) -> Identity | None:
+    """The identity the customer is identified by: From, else Reply-To, else Sender.
+
+    The own-loop filter checks this very address, so a mail with an empty From and our
+    own address in Sender is a loop, never a ticket whose customer is us."""
+    if message.sender is not None:
+        return message.sender
+    return message.alternates[0] if message.alternates else None
+
+
 def run(ctx: Context) -> Drop | None:
     message = ctx.message
-    candidates = [i for i in (message.sender, *message.alternates) if i is not None]
-    if not candidates:
+    identity = sender_identity(message)
+    if identity is None:
         return Drop("no_sender", "no usable sender address (From, Reply-To or Sender)")
-    identity = candidates[0]
     bounce = ctx.findings.bounce
     if bounce is not None and ctx.findings.ticket is not None:
         # a delivery report is about the ticket's customer, not from a new one

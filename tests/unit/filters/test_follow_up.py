@@ -231,3 +231,114 @@ def test_a_ticket_the_bounce_filter_found_is_kept(
 
     assert ctx.findings.ticket.id == A
     assert ctx.findings.follow_up_via == "bounce"
+
+
+# -- who can join a ticket (issue 16, item 1) ------------------------------------------------
+
+ANA_WORK = Identity.email("ana.garcia@work.example")
+
+
+def test_a_stranger_answering_a_message_id_of_the_ticket_starts_a_linked_ticket(
+    make_message: MakeMessage, make_context: MakeContext
+) -> None:
+    # anyone the customer copied or forwarded to knows the thread's Message-IDs
+    message = make_message(
+        sender=STRANGER,
+        subject="Re: Question about my order",
+        in_reply_to=("m-a@helpline.test",),
+        references=("m-a@helpline.test",),
+    )
+    ctx = make_context(message, items=_items(_ticket(A), threads={"m-a@helpline.test": A}))
+
+    follow_up.run(ctx)
+
+    assert ctx.findings.ticket is None
+    assert ctx.findings.linked == {A: "in_reply_to"}
+    assert (
+        "follow_up.thread_ignored",
+        {"ticket": A, "via": "in_reply_to", "reason": "sender is not a participant"},
+    ) in ctx.findings.notes
+
+
+def test_reply_to_naming_the_customer_is_no_proof_of_identity(
+    make_message: MakeMessage, make_context: MakeContext
+) -> None:
+    message = make_message(
+        sender=STRANGER, alternates=(ANA,), subject=f"Re: Question about my order [#{A}]"
+    )
+    ctx = make_context(message, items=_items(_ticket(A)))
+
+    follow_up.run(ctx)
+
+    assert ctx.findings.ticket is None
+    assert ctx.findings.linked == {A: "subject_token"}
+    # the new ticket does not carry the other ticket's reference in its subject
+    assert ctx.findings.subject == "Re: Question about my order"
+
+
+def test_a_mail_without_from_cannot_join_by_its_reply_to(
+    make_message: MakeMessage, make_context: MakeContext
+) -> None:
+    message = make_message(sender=None, alternates=(ANA,), in_reply_to=("m-a@helpline.test",))
+    ctx = make_context(message, items=_items(_ticket(A), threads={"m-a@helpline.test": A}))
+
+    follow_up.run(ctx)
+
+    assert ctx.findings.ticket is None
+    assert ctx.findings.linked == {A: "in_reply_to"}
+
+
+def test_the_customer_writing_from_another_known_address_continues_the_ticket(
+    make_message: MakeMessage, make_context: MakeContext
+) -> None:
+    from functions.core.models import Customer
+
+    ticket = _ticket(A)
+    ana = Customer(id=ticket.customer_id, name="Ana García", identities=[ANA, ANA_WORK])
+    message = make_message(sender=ANA_WORK, subject=f"Re: [#{A}] one more thing")
+    ctx = make_context(message, items=_items(ticket), customers=[(ana, 3)])
+
+    follow_up.run(ctx)
+
+    assert ctx.findings.ticket is not None and ctx.findings.ticket.id == A
+    assert ctx.findings.linked == {}
+
+
+def test_an_address_whose_identity_record_names_the_customer_continues_the_ticket(
+    make_message: MakeMessage, make_context: MakeContext
+) -> None:
+    ticket = _ticket(A)
+    items = _items(ticket, threads={"m-a@helpline.test": A})
+    items[Lookup.identity(ANA_WORK)] = {
+        "type": "identity",
+        "kind": "email",
+        "value": ANA_WORK.value,
+        "customer_id": ticket.customer_id,
+    }
+    message = make_message(sender=ANA_WORK, in_reply_to=("m-a@helpline.test",))
+    ctx = make_context(message, items=items)
+
+    follow_up.run(ctx)
+
+    assert ctx.findings.ticket is not None and ctx.findings.ticket.id == A
+
+
+def test_a_participant_ticket_further_down_the_thread_still_wins(
+    make_message: MakeMessage, make_context: MakeContext
+) -> None:
+    # In-Reply-To names a ticket the sender may not join, References one they are on
+    b = _ticket(B)
+    b.participants = ["email:mallory@evil.example"]
+    message = make_message(
+        sender=STRANGER,
+        in_reply_to=("m-a@helpline.test",),
+        references=("m-b@helpline.test", "m-a@helpline.test"),
+    )
+    items = _items(_ticket(A), b, threads={"m-a@helpline.test": A, "m-b@helpline.test": B})
+    ctx = make_context(message, items=items)
+
+    follow_up.run(ctx)
+
+    assert ctx.findings.ticket is not None and ctx.findings.ticket.id == B
+    assert ctx.findings.follow_up_via == "references"
+    assert ctx.findings.linked == {}  # a follow-up is not a new ticket to link

@@ -165,3 +165,17 @@ def test_a_delivery_report_belongs_to_the_tickets_customer(
 
     assert ctx.findings.customer == owner
     assert ctx.findings.customer_version == 5
+
+
+def test_without_from_the_customer_is_the_address_the_loop_check_saw(
+    make_message: MakeMessage, make_context: MakeContext
+) -> None:
+    from functions.core.filters import own_loop
+
+    message = make_message(sender=None, alternates=(ANA_WORK, ANA))
+    ctx = make_context(message)
+
+    assert own_loop.run(ctx) is None
+    identify_customer.run(ctx)
+
+    assert ctx.findings.identity == identify_customer.sender_identity(message) == ANA_WORK

@@ -121,3 +121,30 @@ def test_other_channels_are_not_checked(
     )
 
     assert own_loop.run(make_context(message)) is None
+
+
+# -- the loop check sees the address the customer is identified by (issue 16, item 7) --------
+
+
+@pytest.mark.parametrize("ours", ["support@helpline.test", "Support@Helpline.Test"])
+def test_an_empty_from_with_our_address_in_sender_or_reply_to_is_dropped(
+    make_message: MakeMessage, make_context: MakeContext, ours: str
+) -> None:
+    # without From, identify_customer would make this address the customer
+    message = make_message(sender=None, alternates=(Identity.email(ours),))
+
+    verdict = own_loop.run(make_context(message))
+
+    assert verdict is not None and verdict.reason == "own_loop"
+
+
+def test_the_loop_check_and_the_customer_are_the_same_address(
+    make_message: MakeMessage, make_context: MakeContext
+) -> None:
+    from functions.core.filters import identify_customer
+
+    # From is the customer: a Reply-To naming us does not make the mail ours
+    message = make_message(alternates=(Identity.email("support@helpline.test"),))
+
+    assert own_loop.run(make_context(message)) is None
+    assert identify_customer.sender_identity(message) == Identity.email("ana@example.com")
